@@ -1,0 +1,1 @@
+long sum_args(int n, char **args);

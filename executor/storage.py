@@ -1,0 +1,150 @@
+"""Storage caps and safe copies between the sandbox's host-side files and the trial directory.
+
+- /logs lives on a size-limited ext4 image, loop-mounted on the host (root only; otherwise a plain
+  directory whose size the watchdog counts). Writes past the size fail with ENOSPC in the container.
+- The container's writable layer (overlay2 has no quota here) is measured by `tree_bytes` and the
+  sandbox's watchdog kills the container past its cap.
+- Copying out never follows a symlink the container placed: links are recorded, not resolved.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from pathlib import Path
+
+LOG_SUBDIRS = ("agent", "verifier", "artifacts")
+
+
+def tree_bytes(root: str | os.PathLike, *, limit: int | None = None) -> int:
+    """Disk bytes (allocated blocks) under `root`, without following symlinks.
+
+    Stops early once `limit` is exceeded (the caller only needs to know that).
+    """
+    total = 0
+    stack = [os.fspath(root)]
+    while stack:
+        d = stack.pop()
+        try:
+            it = os.scandir(d)
+        except OSError:
+            continue
+        with it:
+            for entry in it:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                total += st.st_blocks * 512
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(entry.path)
+                if limit is not None and total > limit:
+                    return total
+    return total
+
+
+class LogsMount:
+    """A host directory for /logs/{agent,verifier,artifacts}, size-capped when possible."""
+
+    def __init__(self, size_mb: int):
+        self.size_mb = size_mb
+        self.base = Path(tempfile.mkdtemp(prefix="termforge-logs-"))
+        self.dir = self.base / "mnt"
+        self.dir.mkdir()
+        self.mounted = False
+        self._image = self.base / "logs.img"
+        if os.geteuid() == 0 and shutil.which("mkfs.ext4"):
+            self._try_mount()
+        for sub in LOG_SUBDIRS:
+            p = self.dir / sub
+            p.mkdir(exist_ok=True)
+            p.chmod(0o777)
+
+    def _try_mount(self) -> None:
+        try:
+            with open(self._image, "wb") as f:
+                f.truncate(self.size_mb * 1024 * 1024)
+            subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", "-E", "root_owner=0:0",
+                            str(self._image)], check=True, capture_output=True, timeout=30)
+            subprocess.run(["mount", "-o", "loop,nosuid,nodev,noexec", str(self._image), str(self.dir)],
+                           check=True, capture_output=True, timeout=30)
+            self.mounted = True
+            lost = self.dir / "lost+found"
+            if lost.is_dir():
+                lost.rmdir()
+        except (OSError, subprocess.SubprocessError):
+            self._image.unlink(missing_ok=True)
+            self.mounted = False
+
+    def binds(self) -> dict[str, dict[str, str]]:
+        return {str(self.dir / sub): {"bind": f"/logs/{sub}", "mode": "rw"} for sub in LOG_SUBDIRS}
+
+    def used_bytes(self) -> int:
+        """Bytes that count against the storage cap (0 when the mount caps itself)."""
+        return 0 if self.mounted else tree_bytes(self.dir)
+
+    def close(self) -> None:
+        if self.mounted:
+            r = subprocess.run(["umount", str(self.dir)], capture_output=True, timeout=60)
+            if r.returncode != 0:
+                subprocess.run(["umount", "-l", str(self.dir)], capture_output=True, timeout=60)
+            self.mounted = False
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def safe_copy_tree(src: Path, dst: Path, *, max_bytes: int = 64 << 20) -> list[str]:
+    """Copy regular files and directories from src to dst; never follow or recreate symlinks.
+
+    Returns the relative paths that were skipped (links, devices, fifos, over-budget files).
+    """
+    skipped: list[str] = []
+    budget = max_bytes
+    dst.mkdir(parents=True, exist_ok=True)
+    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
+        rel_dir = Path(dirpath).relative_to(src)
+        for name in list(dirnames):
+            p = Path(dirpath) / name
+            if p.is_symlink():
+                skipped.append((rel_dir / name).as_posix())
+                dirnames.remove(name)
+            else:
+                (dst / rel_dir / name).mkdir(parents=True, exist_ok=True)
+        for name in filenames:
+            rel = (rel_dir / name).as_posix()
+            copied = _copy_regular_file(Path(dirpath) / name, dst / rel, budget)
+            if copied < 0:
+                skipped.append(rel)
+            else:
+                budget -= copied
+    return skipped
+
+
+def _copy_regular_file(src: Path, dst: Path, budget: int) -> int:
+    """Copy one file opened with O_NOFOLLOW; -1 when it is not a regular file or over budget."""
+    try:
+        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return -1
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_size > budget:
+            return -1
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        with open(dst, "wb") as out:
+            shutil.copyfileobj(f, out, 1 << 20)
+        return st.st_size
+
+
+def read_small_file(path: Path, max_bytes: int = 1 << 16) -> bytes | None:
+    """Read a regular file without following a final symlink; None when absent or not regular."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        return f.read(max_bytes)
