@@ -1,9 +1,98 @@
-"""CLI commands of the training stack (registered by termforge.cli)."""
+"""CLI commands of the training stack (registered by termforge.cli).
+
+Heavy imports (jax, transformers) happen inside the command functions so `termforge --help`
+stays fast. Bad input raises TermforgeError, which the CLI prints as one line.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
 
+def _progress_callback(prog, description: str):
+    task = prog.add_task(description, total=None)
+
+    def update(done: int, total: int, name: str) -> None:
+        prog.update(task, completed=done, total=total)
+
+    return update
+
+
+def import_hf(
+    hf_dir: Path = typer.Argument(..., help="Hugging Face Qwen3ForCausalLM directory (config.json + safetensors)."),
+    ckpt_dir: Path = typer.Argument(..., help="Orbax checkpoint directory to create (step 0: model + meta)."),
+    dtype: Optional[str] = typer.Option(None, help="Parameter dtype (float32|bfloat16|float16); default: as stored."),
+    tokenizer: Optional[Path] = typer.Option(None, help="Tokenizer dir to keep with the checkpoint (default: HF_DIR's)."),
+) -> None:
+    """Import a Hugging Face Qwen3 model into an Orbax checkpoint."""
+    from termforge.jaxtrain import checkpoint, hf
+    from termforge.ui import progress, stdout
+
+    with progress(transient=True) as prog:
+        model = hf.from_pretrained(hf_dir, dtype=dtype, progress=_progress_callback(prog, "reading tensors"))
+    tok = tokenizer
+    if tok is None and any((hf_dir / n).exists() for n in ("tokenizer.json", "tokenizer_config.json")):
+        tok = hf_dir
+    meta = {"source": {"kind": "hf", "path": str(hf_dir.absolute())}}
+    gen = hf_dir / "generation_config.json"
+    if gen.exists():
+        import json
+
+        try:
+            meta["generation_config"] = json.loads(gen.read_text())
+        except json.JSONDecodeError:
+            pass
+    checkpoint.save_model(ckpt_dir, model, step=0, meta=meta, tokenizer_dir=tok)
+    from termforge.jaxtrain.model import count_params
+
+    cfg = model.config
+    stdout.print(f"imported {hf_dir} -> {ckpt_dir}: {count_params(model):,} params, {cfg.num_hidden_layers} layers, "
+                 f"{cfg.param_dtype}{', tokenizer kept' if tok else ''}")
+
+
+def export(
+    ckpt_dir: Path = typer.Argument(..., help="Checkpoint directory (import-hf or training CheckpointManager)."),
+    hf_dir: Path = typer.Argument(..., help="Output Hugging Face directory."),
+    step: Optional[int] = typer.Option(None, help="Step to export (default: latest)."),
+    dtype: Optional[str] = typer.Option(None, help="Output dtype (default: the parameter dtype)."),
+    max_shard_size: str = typer.Option("5GB", help="Split safetensors above this size (e.g. 5GB, 500MB)."),
+    tokenizer: Optional[Path] = typer.Option(None, help="Tokenizer dir to copy (default: the checkpoint's)."),
+) -> None:
+    """Export a checkpoint as a Hugging Face Qwen3ForCausalLM directory."""
+    from termforge.jaxtrain import checkpoint, hf
+    from termforge.ui import progress, stdout
+
+    model, meta = checkpoint.restore_model(ckpt_dir, step=step)
+    tok = tokenizer or checkpoint.tokenizer_dir(ckpt_dir)
+    generation = meta.get("generation_config")
+    with progress(transient=True) as prog:
+        summary = hf.to_pretrained(model, hf_dir, dtype=dtype, max_shard_size=max_shard_size, tokenizer_dir=tok,
+                                   generation=generation, progress=_progress_callback(prog, "writing tensors"))
+    stdout.print(f"exported {ckpt_dir} -> {hf_dir}: {summary['tensors']} tensors, {len(summary['files'])} "
+                 f"safetensors file(s), {summary['total_bytes'] / 1e6:.1f} MB {summary['dtype']}"
+                 f"{', tokenizer copied' if summary['tokenizer_files'] else ''}")
+
+
+def tokenizer_cmd(
+    text_files: List[Path] = typer.Argument(..., help="Plain UTF-8 text files to train on."),
+    vocab_size: int = typer.Option(..., "--vocab-size", help="Vocabulary size, special tokens included."),
+    out: Path = typer.Option(..., "--out", help="Output Hugging Face tokenizer directory."),
+    min_frequency: int = typer.Option(2, help="Minimum pair frequency for a merge."),
+) -> None:
+    """Train a byte-level BPE tokenizer with Qwen3's special tokens and chat template."""
+    from termforge.jaxtrain.tokenizer import train_tokenizer
+    from termforge.ui import console, stdout
+
+    with console.status("training BPE"):
+        info = train_tokenizer(text_files, vocab_size=vocab_size, out_dir=out, min_frequency=min_frequency)
+    stdout.print(f"tokenizer -> {out}: vocab {info['vocab_size']}, special tokens {info['special_tokens']}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this part's subcommands to the `termforge` app."""
+    app.command("import-hf")(import_hf)
+    app.command("export")(export)
+    app.command("tokenizer")(tokenizer_cmd)

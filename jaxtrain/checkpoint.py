@@ -1,0 +1,149 @@
+"""Orbax checkpoints of a model (DESIGN §6): a CheckpointManager directory whose steps hold items
+`model` (the parameters as a pure dict) and `meta` (JSON: the model config and provenance).
+
+Training checkpoints add `opt_state` and `data_iter`; this module reads only `model` and `meta`,
+so `termforge export` accepts both what `import-hf` writes and what the trainer writes.
+A tokenizer given at import time is copied to `<ckpt>/tokenizer/` for export to pick up.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from termforge.errors import ConfigError, TermforgeError
+from termforge.jaxtrain.config import Qwen3Config
+
+META_SCHEMA = "termforge.model/1"
+TOKENIZER_SUBDIR = "tokenizer"
+
+
+def _manager(ckpt_dir: Path, create: bool):
+    import orbax.checkpoint as ocp
+
+    return ocp.CheckpointManager(
+        ckpt_dir.absolute(),
+        item_names=("model", "meta"),
+        options=ocp.CheckpointManagerOptions(create=create, max_to_keep=None),
+    )
+
+
+def make_meta(config: Qwen3Config, **extra: Any) -> dict[str, Any]:
+    return {"schema": META_SCHEMA, "model_config": config.to_dict(), **extra}
+
+
+def save_model(ckpt_dir: str | os.PathLike, model, *, step: int = 0, meta: dict[str, Any] | None = None,
+               tokenizer_dir: str | os.PathLike | None = None) -> Path:
+    """Save `model`'s parameters and meta as `step` of a CheckpointManager directory."""
+    import orbax.checkpoint as ocp
+    from flax import nnx
+
+    ckpt_dir = Path(ckpt_dir)
+    meta = dict(meta or {})
+    meta.setdefault("schema", META_SCHEMA)
+    meta["model_config"] = model.config.to_dict()
+    params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+    mngr = _manager(ckpt_dir, create=True)
+    if step in mngr.all_steps():
+        raise TermforgeError(f"{ckpt_dir}: step {step} already exists; choose an empty checkpoint directory")
+    mngr.save(step, args=ocp.args.Composite(model=ocp.args.StandardSave(params), meta=ocp.args.JsonSave(meta)))
+    mngr.wait_until_finished()
+    mngr.close()
+    if tokenizer_dir:
+        from termforge.jaxtrain.hf import copy_tokenizer_files
+
+        dest = ckpt_dir / TOKENIZER_SUBDIR
+        dest.mkdir(parents=True, exist_ok=True)
+        copy_tokenizer_files(tokenizer_dir, dest)
+    return ckpt_dir
+
+
+def _steps(ckpt_dir: Path) -> tuple[Any, list[int]]:
+    if not ckpt_dir.is_dir():
+        raise ConfigError(f"{ckpt_dir}: checkpoint directory not found")
+    mngr = _manager(ckpt_dir, create=False)
+    steps = sorted(mngr.all_steps())
+    if not steps:
+        mngr.close()
+        raise ConfigError(f"{ckpt_dir}: no checkpoint steps (not an Orbax CheckpointManager directory)")
+    return mngr, steps
+
+
+def load_meta(ckpt_dir: str | os.PathLike, step: int | None = None) -> tuple[int, dict[str, Any]]:
+    """(step, meta) of `step` (default: the latest)."""
+    import orbax.checkpoint as ocp
+
+    ckpt_dir = Path(ckpt_dir)
+    mngr, steps = _steps(ckpt_dir)
+    step = steps[-1] if step is None else step
+    if step not in steps:
+        raise ConfigError(f"{ckpt_dir}: no step {step} (have {steps})")
+    try:
+        meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+    except Exception as exc:  # noqa: BLE001 - orbax raises many kinds
+        raise ConfigError(f"{ckpt_dir}: step {step} has no readable `meta` item ({type(exc).__name__})") from None
+    finally:
+        mngr.close()
+    if not isinstance(meta, dict) or "model_config" not in meta:
+        raise ConfigError(f"{ckpt_dir}: step {step} meta has no model_config")
+    return step, meta
+
+
+def restore_model(ckpt_dir: str | os.PathLike, *, step: int | None = None, mesh=None, rules=None,
+                  **config_overrides: Any):
+    """(model, meta) from a checkpoint; parameters are placed sharded when `mesh` is given.
+
+    config_overrides change computation-only fields (dtype, attention_impl, remat); a different
+    param_dtype casts after loading.
+    """
+    import jax
+    import jax.numpy as jnp
+    import orbax.checkpoint as ocp
+    from flax import nnx
+
+    from termforge.jaxtrain.model import Qwen3ForCausalLM
+    from termforge.jaxtrain.sharding import state_shardings
+
+    ckpt_dir = Path(ckpt_dir)
+    step, meta = load_meta(ckpt_dir, step)
+    cfg = Qwen3Config.from_dict(meta["model_config"], source=f"{ckpt_dir} meta")
+    stored_dtype = cfg.param_dtype
+    new_dtype = config_overrides.pop("param_dtype", None)
+    cfg = cfg.replace(**config_overrides) if config_overrides else cfg
+    abstract = nnx.eval_shape(lambda: Qwen3ForCausalLM(cfg, rngs=nnx.Rngs(0)))
+    graphdef, abstract_state = nnx.split(abstract)
+    params_abstract = nnx.state(abstract, nnx.Param)
+    if mesh is not None:
+        shardings = state_shardings(params_abstract, mesh, rules or ())
+        target = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
+                              nnx.to_pure_dict(params_abstract), nnx.to_pure_dict(shardings))
+    else:
+        target = nnx.to_pure_dict(params_abstract)
+    mngr = _manager(ckpt_dir, create=False)
+    try:
+        restored = mngr.restore(step, args=ocp.args.Composite(model=ocp.args.StandardRestore(target)))["model"]
+    except Exception as exc:  # noqa: BLE001
+        raise ConfigError(f"{ckpt_dir}: cannot restore item `model` of step {step}: "
+                          f"{' '.join(str(exc).split())[:300]}") from None
+    finally:
+        mngr.close()
+    nnx.replace_by_pure_dict(abstract_state, restored)
+    model = nnx.merge(graphdef, abstract_state)
+    if new_dtype and new_dtype != stored_dtype:
+        cfg = cfg.replace(param_dtype=new_dtype)
+        state = jax.tree.map(lambda x: x.astype(jnp.dtype(new_dtype)), nnx.state(model, nnx.Param))
+        object.__setattr__(model, "config", cfg)
+        nnx.update(model, state)
+    return model, meta
+
+
+def tokenizer_dir(ckpt_dir: str | os.PathLike) -> Path | None:
+    """The tokenizer stored next to a checkpoint, if any."""
+    p = Path(ckpt_dir) / TOKENIZER_SUBDIR
+    return p if (p / "tokenizer_config.json").exists() or (p / "tokenizer.json").exists() else None
+
+
+def remove_checkpoint(ckpt_dir: str | os.PathLike) -> None:
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
