@@ -157,7 +157,7 @@ def run_trial(task: Task, agent: Agent, trial_dir: str | Path, *,
                 sandbox._hit("agent_timeout")
                 result["exception_info"] = _exc_info("AgentTimeoutError", str(exc))
         sandbox.check_cgroup_events()
-        if not sandbox.is_running():
+        if _sandbox_died(sandbox):
             cause = ", ".join(sandbox.limits_hit) or "the container stopped"
             raise _SandboxDied(f"sandbox ended during the agent phase ({cause})")
         with _Phase(result, "verifier"):
@@ -169,6 +169,8 @@ def run_trial(task: Task, agent: Agent, trial_dir: str | Path, *,
                 raise _VerifierTimeout(
                     f"tests/test.sh ran past the verifier timeout of "
                     f"{task.config.verifier_timeout_sec * mult:g} s")
+            if "storage_limit" in sandbox.limits_hit:  # killed by the watchdog meanwhile
+                raise _SandboxDied("sandbox ended during the verifier phase (storage_limit)")
             verifier_ran = True
     except (_SandboxDied, _VerifierTimeout) as exc:
         result["exception_info"] = _exc_info(exc.kind, str(exc))
@@ -202,6 +204,12 @@ def run_trial(task: Task, agent: Agent, trial_dir: str | Path, *,
     if reraise is not None:
         raise reraise
     return result
+
+
+def _sandbox_died(sandbox: Sandbox) -> bool:
+    """The watchdog records its kill before sending it, and a killed exec can return before
+    Docker marks the container stopped: trust the record, not only the container's state."""
+    return "storage_limit" in sandbox.limits_hit or not sandbox.is_running()
 
 
 class _SandboxDied(Exception):
