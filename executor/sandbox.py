@@ -130,6 +130,9 @@ class Sandbox:
                 shm_size=f"{lim.shm_mb}m",
                 volumes=self.logs.binds(),
                 ipc_mode="private",
+                # PID 1's stdout/stderr reach the daemon, which would append them to a host log
+                # file outside every cap; nothing reads container logs (exec output is streamed)
+                log_config=docker.types.LogConfig(type="none"),
             )
         except docker.errors.ImageNotFound:
             self.close()
