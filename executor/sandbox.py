@@ -17,6 +17,7 @@ import atexit
 import io
 import os
 import signal
+import stat
 import tarfile
 import threading
 import time
@@ -91,6 +92,7 @@ class Sandbox:
         self.limits_hit: list[str] = []
         self.start_seconds: float | None = None
         self._upper_dir: str | None = None
+        self._host_writable: list[str] = []
         self._watchdog: threading.Thread | None = None
         self._closing = threading.Event()
         self._closed = False
@@ -184,10 +186,21 @@ class Sandbox:
     def _watch(self) -> None:
         """Kill the container when its writable layer (plus /logs when uncapped) passes the cap."""
         cap = self.limits.storage_mb * 1024 * 1024
+        try:  # the paths of /etc/hosts & co. are only known once the container has started
+            self.container.reload()
+        except docker.errors.APIError:
+            pass
+        attrs = self.container.attrs
         try:
-            self._upper_dir = self.container.attrs["GraphDriver"]["Data"].get("UpperDir")
+            self._upper_dir = attrs["GraphDriver"]["Data"].get("UpperDir")
         except (KeyError, TypeError, AttributeError):
             self._upper_dir = None
+        # Host paths the container writes to outside its writable layer: anonymous volumes (a
+        # VOLUME in the task's Dockerfile) and the bind-mounted /etc/hosts, hostname, resolv.conf.
+        self._host_writable = [m["Source"] for m in attrs.get("Mounts") or ()
+                               if m.get("Type") == "volume" and m.get("Source")]
+        self._host_writable += [attrs[k] for k in ("HostsPath", "HostnamePath", "ResolvConfPath")
+                                if attrs.get(k)]
         interval = self.limits.watch_interval_sec
         while not self._closing.wait(interval):
             t0 = time.perf_counter()
@@ -206,6 +219,12 @@ class Sandbox:
         used = self.logs.used_bytes() if self.logs else 0
         if self._upper_dir and os.path.isdir(self._upper_dir):
             used += tree_bytes(self._upper_dir, limit=limit)
+        for path in self._host_writable:
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            used += tree_bytes(path, limit=limit) if stat.S_ISDIR(st.st_mode) else st.st_blocks * 512
         return used
 
     def _hit(self, cause: str) -> None:
