@@ -17,10 +17,15 @@ import tempfile
 from pathlib import Path
 
 LOG_SUBDIRS = ("agent", "verifier", "artifacts")
+# Every entry takes a host inode even when it holds no data block (empty files, fast symlinks,
+# FIFOs, overlay whiteouts): each counts as at least one block, so a flood of empty files meets
+# the storage cap long before the host file system runs out of inodes.
+MIN_ENTRY_BYTES = 4096
 
 
 def tree_bytes(root: str | os.PathLike, *, limit: int | None = None) -> int:
-    """Disk bytes (allocated blocks) under `root`, without following symlinks.
+    """Disk bytes (allocated blocks, at least MIN_ENTRY_BYTES an entry) under `root`, without
+    following symlinks.
 
     Stops early once `limit` is exceeded (the caller only needs to know that).
     """
@@ -38,7 +43,7 @@ def tree_bytes(root: str | os.PathLike, *, limit: int | None = None) -> int:
                     st = entry.stat(follow_symlinks=False)
                 except OSError:
                     continue
-                total += st.st_blocks * 512
+                total += max(st.st_blocks * 512, MIN_ENTRY_BYTES)
                 if stat.S_ISDIR(st.st_mode):
                     stack.append(entry.path)
                 if limit is not None and total > limit:
