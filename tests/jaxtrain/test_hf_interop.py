@@ -92,8 +92,9 @@ def test_sharded_export_with_index(hf_untied, tmp_path):
 def test_bfloat16_import_export_is_bit_identical(hf_untied, tmp_path):
     torch_model, _ = hf_untied
     src = tmp_path / "bf16"
-    torch_model.to(torch.bfloat16).save_pretrained(src)
-    torch_model.to(torch.float32)
+    import copy
+
+    copy.deepcopy(torch_model).to(torch.bfloat16).save_pretrained(src)  # never mutate the shared fixture
     model = hf.from_pretrained(src)
     assert model.config.param_dtype == "bfloat16"
     hf.to_pretrained(model, tmp_path / "out")
