@@ -275,7 +275,7 @@ def from_pretrained(hf_dir: str | os.PathLike, *, dtype: str | None = None, comp
     abstract = nnx.eval_shape(lambda: Qwen3ForCausalLM(cfg, rngs=nnx.Rngs(0)))
     graphdef, abstract_state = nnx.split(abstract)
     flat = {tuple(p): var for p, var in nnx.to_flat_state(abstract_state)}
-    values = abstract_state.to_pure_dict()
+    values = nnx.to_pure_dict(abstract_state)
 
     pdt = jnp.dtype(cfg.param_dtype)
     for k, spec in enumerate(specs):
