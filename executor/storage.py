@@ -100,37 +100,86 @@ class LogsMount:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
+MAX_COPY_DEPTH = 64  # directories deeper than this under /logs are skipped, not copied
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+
+
 def safe_copy_tree(src: Path, dst: Path, *, max_bytes: int = 64 << 20) -> list[str]:
     """Copy regular files and directories from src to dst; never follow or recreate symlinks.
 
-    Returns the relative paths that were skipped (links, devices, fifos, over-budget files).
+    The sandbox may still run while this copies, so every entry is opened relative to its
+    parent directory's descriptor with O_NOFOLLOW: a directory swapped for a symlink meanwhile is
+    refused, not followed to the host. The walk keeps no recursion and stops MAX_COPY_DEPTH
+    levels down. Returns the relative paths that were skipped (links, devices, fifos, sockets,
+    over-budget files, too-deep directories, entries that changed under the copy).
     """
     skipped: list[str] = []
     budget = max_bytes
     dst.mkdir(parents=True, exist_ok=True)
-    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
-        rel_dir = Path(dirpath).relative_to(src)
-        for name in list(dirnames):
-            p = Path(dirpath) / name
-            if p.is_symlink():
-                skipped.append((rel_dir / name).as_posix())
-                dirnames.remove(name)
-            else:
-                (dst / rel_dir / name).mkdir(parents=True, exist_ok=True)
-        for name in filenames:
-            rel = (rel_dir / name).as_posix()
-            copied = _copy_regular_file(Path(dirpath) / name, dst / rel, budget)
-            if copied < 0:
-                skipped.append(rel)
-            else:
-                budget -= copied
+    try:
+        root_fd = os.open(src, _DIR_FLAGS)
+    except OSError:
+        return skipped
+    try:
+        stack: list[tuple[str, ...]] = [()]
+        while stack:
+            parts = stack.pop()
+            try:
+                dir_fd = _open_dir(root_fd, parts)
+            except OSError:
+                skipped.append("/".join(parts))
+                continue
+            try:
+                names = sorted(os.listdir(dir_fd))
+                for name in names:
+                    rel = "/".join((*parts, name))
+                    try:
+                        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                    except OSError:
+                        skipped.append(rel)
+                        continue
+                    if stat.S_ISDIR(st.st_mode) and len(parts) + 1 < MAX_COPY_DEPTH:
+                        try:
+                            (dst / rel).mkdir(parents=True, exist_ok=True)
+                        except OSError:
+                            skipped.append(rel)
+                            continue
+                        stack.append((*parts, name))
+                        continue
+                    copied = _copy_regular_file(name, dst / rel, budget, dir_fd=dir_fd) \
+                        if stat.S_ISREG(st.st_mode) else -1
+                    if copied < 0:
+                        skipped.append(rel)
+                    else:
+                        budget -= copied
+            except OSError:
+                skipped.append("/".join(parts))
+            finally:
+                os.close(dir_fd)
+    finally:
+        os.close(root_fd)
     return skipped
 
 
-def _copy_regular_file(src: Path, dst: Path, budget: int) -> int:
-    """Copy one file opened with O_NOFOLLOW; -1 when it is not a regular file or over budget."""
+def _open_dir(root_fd: int, parts: tuple[str, ...]) -> int:
+    """A descriptor of root/parts..., each component opened with O_NOFOLLOW."""
+    fd = os.dup(root_fd)
     try:
-        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        for part in parts:
+            child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _copy_regular_file(src: Path | str, dst: Path, budget: int, *, dir_fd: int | None = None) -> int:
+    """Copy one file opened with O_NOFOLLOW (relative to dir_fd when given), at most the size it
+    had when opened; -1 when it is not a regular file or over budget."""
+    try:
+        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
     except OSError:
         return -1
     with os.fdopen(fd, "rb") as f:
@@ -138,9 +187,15 @@ def _copy_regular_file(src: Path, dst: Path, budget: int) -> int:
         if not stat.S_ISREG(st.st_mode) or st.st_size > budget:
             return -1
         dst.parent.mkdir(parents=True, exist_ok=True)
+        left = st.st_size  # a file the sandbox keeps appending to must not keep the copy going
         with open(dst, "wb") as out:
-            shutil.copyfileobj(f, out, 1 << 20)
-        return st.st_size
+            while left > 0:
+                chunk = f.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                out.write(chunk)
+                left -= len(chunk)
+        return st.st_size - left
 
 
 def read_small_file(path: Path, max_bytes: int = 1 << 16) -> bytes | None:
