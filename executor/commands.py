@@ -88,17 +88,18 @@ def verify(
 
     from termforge.executor.docker_env import client
     from termforge.executor.images import parse_image_map
+    from termforge.executor.task import load_task
     from termforge.executor.trial import TrialOptions
     from termforge.executor.verify import find_tasks, verify_tasks
     from termforge.ui import atomic_write_json, progress, stdout
 
     _sigterm_as_interrupt()
-    paths = find_tasks(tasks)
+    loaded = [load_task(p, require_solution=True) for p in find_tasks(tasks)]
     options = TrialOptions(image_map=parse_image_map(base_image_map))
     client()
-    with progress() as bar:
-        tid = bar.add_task("verifying", total=len(paths))
-        outcomes = verify_tasks(paths, jobs=jobs, options=options, trials_dir=trials_dir,
+    with progress(transient=True) as bar:
+        tid = bar.add_task("verifying", total=len(loaded))
+        outcomes = verify_tasks(loaded, jobs=jobs, options=options, trials_dir=trials_dir,
                                 on_progress=lambda o: bar.advance(tid))
     table = Table(title="verification")
     for col in ("task", "before", "after", "result"):

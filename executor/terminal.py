@@ -37,7 +37,7 @@ def truncate_middle(text: str, max_bytes: int = OBSERVATION_BYTES) -> str:
 
 def is_key_name(keystrokes: str) -> bool:
     """True for a single tmux key name such as C-c, C-d, Escape, Up, M-x."""
-    return len(keystrokes) > 1 and bool(_KEY_NAME.match(keystrokes))
+    return len(keystrokes) > 1 and bool(_KEY_NAME.fullmatch(keystrokes))
 
 
 def _clean(keystrokes: str) -> str:

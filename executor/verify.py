@@ -112,7 +112,7 @@ def _run_phase(task: Task, phase: str, trials_root: Path, options: TrialOptions)
     return PhaseOutcome.from_result(result, time.perf_counter() - t0, trial_dir), result
 
 
-def verify_tasks(paths: list[str | Path], *, jobs: int = 1, options: TrialOptions = TrialOptions(),
+def verify_tasks(paths: list[str | Path | Task], *, jobs: int = 1, options: TrialOptions = TrialOptions(),
                  trials_dir: str | Path | None = None, write_files: bool = True,
                  on_progress: Callable[[VerifyOutcome | None], None] | None = None) -> list[VerifyOutcome]:
     """Verify tasks in parallel: 2 trials per task, `jobs` at a time.
@@ -121,7 +121,7 @@ def verify_tasks(paths: list[str | Path], *, jobs: int = 1, options: TrialOption
     Errors the caller must fix (no daemon, missing image) stop the run; a task's own failure only
     marks that task unverified.
     """
-    tasks = [load_task(p, require_solution=True) for p in paths]
+    tasks = [p if isinstance(p, Task) else load_task(p, require_solution=True) for p in paths]
     names = [t.path.resolve() for t in tasks]
     if len(set(names)) != len(names):
         raise TermforgeError("the same task directory was given twice")

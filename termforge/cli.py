@@ -41,26 +41,23 @@ for _name in _COMMAND_MODULES:
 def main(argv: list[str] | None = None) -> None:
     try:
         rv = app(args=argv, standalone_mode=False)
-        if isinstance(rv, int) and rv:
-            sys.exit(rv)
     except TermforgeError as exc:
         console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        console.print("[bold red]interrupted[/]")
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors etc.
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+        rv = 130
+    except typer.Abort:
+        console.print("[bold red]aborted[/]")
+        sys.exit(1)
+    except Exception as exc:
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # click usage errors
             exc.show()
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            console.print("[bold red]aborted[/]")
-            sys.exit(1)
         raise
+    if rv == 130:  # typer turns Ctrl-C into exit code 130
+        console.print("[bold red]interrupted[/]")
+    if isinstance(rv, int) and rv:
+        sys.exit(rv)
 
 
 if __name__ == "__main__":
