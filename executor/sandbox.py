@@ -163,6 +163,14 @@ class Sandbox:
             return
         self._closed = True
         self._closing.set()
+        if self.container is None and self.logs is not None:
+            # containers.run creates, then starts: a start that failed leaves a created container
+            try:
+                found = client().containers.get(self.name)
+                if found.labels.get("org.termforge.owner_pid") == str(os.getpid()):
+                    self.container = found
+            except Exception:
+                pass
         if self.container is not None:
             try:
                 self.container.remove(force=True, v=True)
