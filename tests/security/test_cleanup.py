@@ -15,6 +15,7 @@ import uuid
 import docker.errors
 import pytest
 
+from termforge.errors import TermforgeError
 from termforge.executor.limits import SandboxLimits
 from termforge.executor.sandbox import Sandbox, close_all
 from termforge.executor.trial import run_trial
@@ -129,3 +130,15 @@ def test_close_all_ends_a_running_exec_and_removes_the_sandbox(timed):
     assert not worker.is_alive() and results and not results[0].timed_out
     assert_removed(container)
     assert host_processes_with(token) == []
+
+
+@pytest.mark.timeout(40)
+def test_a_sandbox_that_fails_to_start_leaves_no_container(tmp_path):
+    # The task's image names a user that does not exist: Docker creates the container, then
+    # fails to start it. The created container must not be left behind.
+    dockerfile = f"FROM {BASE_IMAGE}\nUSER tf-no-such-user\n"
+    task = make_task(tmp_path, "start-failure", "true\n", dockerfile=dockerfile)
+    with pytest.raises(TermforgeError, match="cannot start a sandbox"):
+        run_trial(task, DaemonThenInterrupt("unused"), tmp_path / "trial")
+    result = json.loads((tmp_path / "trial" / "result.json").read_text())
+    assert result["exception_info"]["exception_type"] == "TermforgeError"
