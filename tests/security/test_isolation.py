@@ -166,6 +166,25 @@ def test_no_network_egress_to_the_host_loopback(tmp_path, loopback):
     assert sorted(loopback.accepted) == ["tcp", "unix"] and len(loopback.datagrams()) == 1
 
 
+# `find -type s` trusts the directory entry's type and misses a socket bind-mounted over a
+# file: stat every entry instead. Exits 0 (an escape) when it finds any socket.
+FIND_SOCKETS = r'''
+import os, stat, sys
+found = []
+for top, dirs, files in os.walk("/"):
+    if top == "/":
+        dirs[:] = [d for d in dirs if d not in ("proc", "sys")]
+    for name in dirs + files:
+        try:
+            if stat.S_ISSOCK(os.lstat(os.path.join(top, name)).st_mode):
+                found.append(os.path.join(top, name))
+        except OSError:
+            pass
+print("sockets:", found, file=sys.stderr)
+sys.exit(0 if found else 1)
+'''
+
+
 @pytest.mark.timeout(40)
 def test_docker_socket_is_absent_and_unreachable(tmp_path):
     solve = (PROBE_FN +
@@ -173,10 +192,10 @@ def test_docker_socket_is_absent_and_unreachable(tmp_path):
              "/var/run/docker /run/containerd; do probe exists:$p test -e $p; done\n"
              "probe curl-docker-sock curl -sS -m 2 --unix-socket /var/run/docker.sock "
              "http://localhost/version\n"
-             "probe any-socket-file sh -c \"find / \\( -path /proc -o -path /sys \\) -prune "
-             "-o -type s -print | grep -q .\"\n"
+             "probe any-socket-file python3 /solution/find_sockets.py\n"
              "probe docker-env sh -c 'env | grep -qi docker'\n")
-    task = make_task(tmp_path, "docker-socket", solve, verdict_test(8))
+    task = make_task(tmp_path, "docker-socket", solve, verdict_test(8),
+                     extra_files={"solution/find_sockets.py": FIND_SOCKETS})
     assert os.path.exists("/var/run/docker.sock")  # the host has one: the test means something
     trial = run_hostile(task, tmp_path / "trial", budget=20)
     assert trial.reward == 1.0, trial.text("agent/oracle.txt")
