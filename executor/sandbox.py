@@ -28,7 +28,7 @@ from pathlib import Path
 import docker.errors
 import docker.types
 
-from termforge.errors import TermforgeError
+from termforge.errors import TaskFormatError, TermforgeError
 from termforge.executor.docker_env import client
 from termforge.executor.limits import SandboxLimits
 from termforge.executor.storage import LogsMount, safe_copy_tree, tree_bytes
@@ -327,7 +327,14 @@ class Sandbox:
             pass
 
     def put_dir(self, host_dir: Path, container_path: str, *, mode: int | None = None) -> None:
-        """Copy a host directory into the container at `container_path` (created, root-owned)."""
+        """Copy a host directory into the container at `container_path` (created, root-owned).
+
+        Links inside it are copied as links; a host_dir that is itself a link is refused: a task
+        whose tests/ or solution/ leads elsewhere on the host must not copy that place in.
+        """
+        if Path(host_dir).is_symlink():
+            raise TaskFormatError(host_dir, f"is a symbolic link (to {os.readlink(host_dir)}); "
+                                  "a task's folders must be real directories")
         buf = io.BytesIO()
         top = container_path.strip("/")
         with tarfile.open(fileobj=buf, mode="w") as tar:
