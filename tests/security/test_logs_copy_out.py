@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 
 import pytest
 
+from termforge.errors import TaskFormatError
 from tests.security.hostile import links_under, make_task, run_hostile, tree_contains
 
 pytestmark = pytest.mark.docker
@@ -146,3 +148,24 @@ def test_fifos_and_sockets_in_logs_do_not_hang_the_copy(tmp_path):
     assert {"agent/fifo", "artifacts/pipe", "artifacts/sock",
             "verifier/reward.txt"} <= set(trial.skipped)
     assert links_under(trial.dir) == []
+
+
+@pytest.mark.timeout(40)
+@pytest.mark.parametrize("folder", ["tests", "solution"])
+def test_a_task_folder_linked_to_the_host_is_not_copied_in(tmp_path, host_secret, folder):
+    # The task directory itself is hostile: its tests/ (copied in for the verifier) or its
+    # solution/ (copied in for the oracle) is a symlink to a host directory.
+    host_dir, token, snapshot = host_secret
+    (host_dir / "test.sh").write_text("cp /tests/secret.txt /logs/verifier/\n"
+                                      "echo 1 > /logs/verifier/reward.txt\n")
+    (host_dir / "solve.sh").write_text("cp /solution/secret.txt /logs/agent/\n")
+    snapshot = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in host_dir.iterdir()}
+    task = make_task(tmp_path, f"linked-{folder}", "true\n")
+    shutil.rmtree(task.path / folder)
+    (task.path / folder).symlink_to(host_dir)
+    with pytest.raises(TaskFormatError, match="symbolic link"):
+        run_hostile(task, tmp_path / "trial", budget=15)
+    result = json.loads((tmp_path / "trial" / "result.json").read_text())
+    assert result["exception_info"]["exception_type"] == "TaskFormatError"
+    assert tree_contains(tmp_path / "trial", token.encode()) == []
+    assert_untouched(host_dir, snapshot)
