@@ -1,0 +1,1 @@
+"""Programmatic task families, one module per skill category (registered on import)."""
