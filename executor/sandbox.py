@@ -319,12 +319,21 @@ class Sandbox:
             pid = client().api.exec_inspect(exec_id).get("Pid")
         except docker.errors.APIError:
             pid = None
-        if pid and kill_process_tree(pid):
+        if pid and self._owns_process(pid) and kill_process_tree(pid):
             return
         try:  # cannot see the processes from here: end the whole sandbox
             self.container.kill()
         except docker.errors.APIError:
             pass
+
+    def _owns_process(self, pid: int) -> bool:
+        """Is host pid a process of this container? The exec's process may have exited (a child
+        still holding its output) and its pid been reused by a host process meanwhile."""
+        try:
+            with open(f"/proc/{pid}/cgroup") as f:
+                return self.container.id in f.read()
+        except OSError:
+            return False
 
     def put_dir(self, host_dir: Path, container_path: str, *, mode: int | None = None) -> None:
         """Copy a host directory into the container at `container_path` (created, root-owned).
