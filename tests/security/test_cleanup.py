@@ -8,6 +8,7 @@ sandbox is still visible on the host.
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 import uuid
@@ -142,3 +143,29 @@ def test_a_sandbox_that_fails_to_start_leaves_no_container(tmp_path):
         run_trial(task, DaemonThenInterrupt("unused"), tmp_path / "trial")
     result = json.loads((tmp_path / "trial" / "result.json").read_text())
     assert result["exception_info"]["exception_type"] == "TermforgeError"
+
+
+@pytest.mark.timeout(40)
+def test_a_timed_out_exec_never_kills_a_host_process_that_reused_its_pid(timed, monkeypatch):
+    # The exec's main process exits at once while a background child keeps its output open,
+    # so the exec times out with its recorded pid already free. pid_max is often 32768: by
+    # the timeout a host process may hold that pid. Simulate that reuse with a host decoy.
+    decoy = subprocess.Popen(["sleep", "300"])
+    try:
+        with Sandbox(BASE_IMAGE, LIMITS, name="security-stale-pid") as sb:
+            api = sb.container.client.api
+            real_inspect = api.exec_inspect
+
+            def inspect_with_reused_pid(exec_id):
+                info = real_inspect(exec_id)
+                return {**info, "Pid": decoy.pid}
+
+            monkeypatch.setattr(api, "exec_inspect", inspect_with_reused_pid)
+            with timed(10):
+                r = sb.exec(["bash", "-c", "sleep 1000 & echo main-exits"], timeout=1.5)
+            monkeypatch.undo()
+            assert r.timed_out and r.text == "main-exits\n"
+        assert decoy.poll() is None, "a host process was killed for a sandbox's timed-out exec"
+    finally:
+        decoy.kill()
+        decoy.wait()
