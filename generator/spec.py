@@ -146,6 +146,7 @@ class TaskSpec:
             "family": self.family,
             "params": _toml_safe(self.params),
             "generator_version": GENERATOR_VERSION,
+            "steps": len(self.steps),
         }
         if self.seed_task:
             tf["seed_task"] = self.seed_task

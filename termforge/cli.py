@@ -26,6 +26,7 @@ app = typer.Typer(
 _COMMAND_MODULES = (
     "termforge.executor.commands",
     "termforge.jaxtrain.commands",
+    "termforge.generator.commands",
 )
 
 for _name in _COMMAND_MODULES:

@@ -1,0 +1,93 @@
+"""CLI command of the generator: `termforge gen` (registered by termforge.cli)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def gen(
+    mode: str = typer.Option("skill", "--mode", help="skill | seed | llm"),
+    n: Optional[int] = typer.Option(None, "--n", help="How many tasks to attempt (each is verified)."),
+    out: Optional[Path] = typer.Option(None, "--out",
+                                       help="Run directory (tasks/, index.jsonl, summary.json)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same tasks."),
+    skills: Optional[str] = typer.Option(None, "--skills",
+                                         help="Comma-separated categories or sub-skills to draw from."),
+    seeds_dir: Optional[Path] = typer.Option(None, "--seeds-dir", help="Seed tasks for --mode seed."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Verification trials in parallel."),
+    decontaminate: list[Path] = typer.Option([], "--decontaminate",
+                                             help="Evaluation task folder to keep out (repeatable)."),
+    verify_runs: int = typer.Option(2, "--verify-runs", min=1,
+                                    help="Verify each task this many times (flaky ones are rejected)."),
+    max_steps: int = typer.Option(4, "--max-steps", min=1, max=4, help="Most steps per skill-mode task."),
+    keep_rejected: bool = typer.Option(False, "--keep-rejected", help="Keep rejected tasks in rejected/."),
+    list_families: bool = typer.Option(False, "--list-families", help="List the families and exit."),
+    llm_base_url: Optional[str] = typer.Option(None, "--llm-base-url", help="OpenAI-compatible endpoint."),
+    llm_model: Optional[str] = typer.Option(None, "--llm-model", help="Model name for --mode llm."),
+    llm_api_key_env: str = typer.Option("OPENAI_API_KEY", "--llm-api-key-env",
+                                        help="Environment variable that holds the API key."),
+) -> None:
+    """Generate tasks and keep only those proven in Docker (fail before, pass after the solution)."""
+    from rich.table import Table
+
+    from termforge.errors import ConfigError
+    from termforge.executor.docker_env import client
+    from termforge.generator.compose import DEFAULT_STEPS
+    from termforge.generator.pipeline import REASONS, GenOptions, generate
+    from termforge.ui import progress, stdout
+
+    if list_families:
+        from termforge.generator.registry import all_families
+
+        table = Table(title="task families")
+        for col in ("family", "category", "skills", "difficulty", "consumes", "produces"):
+            table.add_column(col)
+        for f in all_families().values():
+            table.add_row(f.name, f.category, ",".join(f.skills), f.difficulty, f.consumes or "",
+                          f.produces or "")
+        stdout.print(table)
+        return
+    if n is None or out is None:
+        raise ConfigError("termforge gen needs --n N and --out DIR")
+    steps = {k: v for k, v in DEFAULT_STEPS.items() if k <= max_steps}
+    llm = None
+    if mode == "llm":
+        from termforge.generator.llm import LLMOptions
+
+        if not llm_base_url or not llm_model:
+            raise ConfigError("--mode llm needs --llm-base-url and --llm-model")
+        llm = LLMOptions(base_url=llm_base_url, model=llm_model, api_key_env=llm_api_key_env)
+    opts = GenOptions(mode=mode, n=n, out=out, seed=seed,
+                      skills=tuple(s.strip() for s in (skills or "").split(",") if s.strip()),
+                      seeds_dir=seeds_dir, jobs=jobs, decontaminate=tuple(decontaminate),
+                      verify_runs=verify_runs, keep_rejected=keep_rejected, steps=steps, llm=llm)
+    client()
+    with progress() as bar:
+        tid = bar.add_task(f"gen {mode}", total=n)
+        records = generate(opts, on_record=lambda rec: bar.advance(tid))
+        bar.update(tid, completed=len(records))
+    per_skill: dict[str, dict[str, int]] = {}
+    for rec in records:
+        for s in rec.get("skills") or ["(unknown)"]:
+            row = per_skill.setdefault(s, {"generated": 0, "verified": 0})
+            row["generated"] += 1
+            key = "verified" if rec["status"] == "verified" else rec["reason"]
+            row[key] = row.get(key, 0) + 1
+    table = Table(title="generated tasks by skill")
+    seen = {k for row in per_skill.values() for k in row}
+    cols = ["skill", "generated", "verified", *[r for r in REASONS if r in seen]]
+    for col in cols:
+        table.add_column(col, justify="right" if col != "skill" else "left")
+    for skill, row in sorted(per_skill.items()):
+        table.add_row(skill, *[str(row.get(c, 0)) for c in cols[1:]])
+    stdout.print(table)
+    n_ok = sum(r["status"] == "verified" for r in records)
+    stdout.print(f"gen: {n_ok}/{len(records)} tasks verified → {out / 'tasks'} "
+                 f"(index {out / 'index.jsonl'})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("gen")(gen)
