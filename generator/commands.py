@@ -65,7 +65,7 @@ def gen(
                       seeds_dir=seeds_dir, jobs=jobs, decontaminate=tuple(decontaminate),
                       verify_runs=verify_runs, keep_rejected=keep_rejected, steps=steps, llm=llm)
     client()
-    with progress() as bar:
+    with progress(transient=True) as bar:
         tid = bar.add_task(f"gen {mode}", total=n)
         records = generate(opts, on_record=lambda rec: bar.advance(tid))
         bar.update(tid, completed=len(records))

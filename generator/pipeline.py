@@ -321,25 +321,28 @@ def _verify_batch(batch: list[tuple[Record, Task]], out: Path, opts: GenOptions,
             for r in range(max(1, opts.verify_runs))]
     for k, (rec, task) in enumerate(batch):
         results = [run[k] for run in runs]
-        first = results[0]
         rec.verify = {"runs": [{"before": o.before.reward if o.before else None,
                                 "after": o.after.reward if o.after else None} for o in results],
                       "seconds": round(sum((o.before.seconds if o.before else 0) +
                                            (o.after.seconds if o.after else 0) for o in results), 3)}
-        if all(o.verified for o in results):
-            rec.status, rec.reason = "verified", None
+        rec.status, rec.reason, rec.detail = judge(results)
+        if rec.status == "verified":
             dest = out / "tasks" / rec.id
             shutil.rmtree(dest, ignore_errors=True)
             os.replace(task.path, dest)
             rec.path = os.path.relpath(dest, out)
             finish(rec)
         else:
-            if any(o.verified for o in results):
-                rec.reason, rec.detail = "flaky", "verified in some runs only: " + "; ".join(
-                    o.reason for o in results)
-            else:
-                rec.reason, rec.detail = _classify(first), first.reason[:500]
             _reject(task, out, opts, rec, finish)
+
+
+def judge(results: list[VerifyOutcome]) -> tuple[str, str | None, str | None]:
+    """(status, reason, detail) of a task verified once or more."""
+    if all(o.verified for o in results):
+        return "verified", None, None
+    if any(o.verified for o in results):
+        return "rejected", "flaky", "verified in some runs only: " + "; ".join(o.reason for o in results)
+    return "rejected", _classify(results[0]), results[0].reason[:500]
 
 
 def summarize(records: list[dict]) -> dict[str, Any]:
