@@ -41,6 +41,11 @@ def _content(rng: random.Random) -> str:
     return lines_text(f"{w} = {rng.randint(1, 9999)}" for w in words(rng, rng.randint(1, 4)))
 
 
+def _one(cmds: list[str]) -> list[str]:
+    """Build-time commands as a single RUN layer."""
+    return [" && \\\n    ".join(cmds)] if cmds else []
+
+
 def _users(rng: random.Random, k: int) -> list[str]:
     return rng.sample(FIRST_NAMES, k)
 
@@ -144,7 +149,7 @@ def test_files_keep_their_content_and_type():
         p = Path(ROOT) / rel
         assert p.exists() and not p.is_symlink(), rel
 """
-    return Step(instruction, solution, tests, files=files, run=run,
+    return Step(instruction, solution, tests, files=files, run=_one(run),
                 params={"root": root, "dmode": _oct(dmode), "fmode": _oct(fmode), "xext": xext,
                         "xmode": _oct(xmode), "special": special, "smode": _oct(smode),
                         "style": style})
@@ -230,7 +235,7 @@ def special_bits(rng: random.Random, inp: Artifact | None) -> Step:
         instruction = phrasing(
             rng,
             "The `{team}` team (group `{team}`, already created) needs its area under `{base}` set "
-            "up with the right special bits. Describe nothing in octal to them, just do it:\n\n"
+            "up with the right special bits. The requirements are given in words; work out the modes:\n\n"
             "- `{shared}`: owned by root and group `{team}`; {sd}; files and directories created "
             "inside must automatically get group `{team}`.\n"
             "- `{drop}`: {dd}; only a file's owner (or the directory owner) may delete or rename "
@@ -301,7 +306,7 @@ def test_members_untouched():
         assert u in grp.getgrnam({team!r}).gr_mem
         pwd.getpwnam(u)
 """
-    return Step(instruction, solution, tests, files={"/tmp/helper.c": HELPER_C}, run=run,
+    return Step(instruction, solution, tests, files={"/tmp/helper.c": HELPER_C}, run=_one(run),
                 params={"team": team, "shared_mode": _oct(shared_mode), "drop_mode": _oct(drop_mode),
                         "helper_mode": _oct(helper_mode), "legacy_start": _oct(legacy_start),
                         "style": style})
@@ -404,7 +409,7 @@ def test_removed_membership():
     assert {remove_from!r} not in grp.getgrnam({old_group!r}).gr_mem
     pwd.getpwnam({remove_from!r})
 """
-    return Step(instruction, "\n".join(solution) + "\n", tests, run=run,
+    return Step(instruction, "\n".join(solution) + "\n", tests, run=_one(run),
                 params={"team": team, "gid": gid, "new": new_users, "uids": uids,
                         "service": service, "existing": existing, "removed": remove_from})
 
@@ -490,16 +495,15 @@ def chown_tree(rng: random.Random, inp: Artifact | None) -> Step:
     if rng.random() < 0.5:
         solution = (
             "python3 - <<'EOF'\n"
-            "import csv, os, shutil\n"
+            "import csv, grp, os, pwd\n"
             f"root = {root!r}\n"
             f"with open({csv_path!r}, newline='') as f:\n"
             "    rows = list(csv.DictReader(f))\n"
             "for row in sorted(rows, key=lambda r: r['path'].count('/')):\n"
-            "    top = os.path.join(root, row['path'])\n"
-            "    for d, dirs, fs in os.walk(top):\n"
+            "    uid, gid = pwd.getpwnam(row['owner']).pw_uid, grp.getgrnam(row['group']).gr_gid\n"
+            "    for d, dirs, fs in os.walk(os.path.join(root, row['path'])):\n"
             "        for name in [d] + [os.path.join(d, x) for x in dirs + fs]:\n"
-            "            os.chown(name, *(shutil._get_uid(row['owner']), shutil._get_gid(row['group'])),"
-            " follow_symlinks=False)\n"
+            "            os.chown(name, uid, gid, follow_symlinks=False)\n"
             "EOF\n"
         )
     tests = f"""
@@ -527,7 +531,7 @@ def test_symlink_target_untouched():
     assert (st.st_uid, st.st_gid) == (0, 0)
     assert os.path.islink({root + '/' + link_proj + '/latest.conf'!r})
 """
-    return Step(instruction, solution, tests, files=files, run=run,
+    return Step(instruction, solution, tests, files=files, run=_one(run),
                 params={"root": root, "csv": csv_path, "projects": projects, "override": has_docs})
 
 
@@ -561,8 +565,8 @@ def audit_world_writable(rng: random.Random, inp: Artifact | None) -> Step:
     modes[sticky] = 0o1777
     link = f"lib/{pick(rng, ('current', 'latest', 'default'))}"
     run = [f"mkdir -p {' '.join(sh_quote(root + '/' + d) for d in dirs + [sticky])}"]
-    run.append(f"ln -s {sh_quote(rel_files[0].split('/', 1)[1] if rel_files[0].startswith('lib/') else '/etc/hostname')}"
-               f" {sh_quote(root + '/' + link)}")
+    # a symlink to an offender: it looks like 777 but is not itself a finding
+    run.append(f"ln -s {sh_quote(root + '/' + rel_files[0])} {sh_quote(root + '/' + link)}")
     for rel in sorted(modes, key=lambda r: (-r.count("/"), r)):
         run.append(f"chmod {modes[rel]:o} {sh_quote(root + '/' + rel)}")
     offenders = sorted(f"{root}/{r}" for r, m in modes.items() if m & 0o002 and not m & 0o1000)
@@ -617,7 +621,7 @@ def test_modes_fixed_and_others_untouched():
 def test_symlink_still_there():
     assert os.path.islink({root + '/' + link!r})
 """
-    return Step(instruction, solution, tests, files=files, run=run,
+    return Step(instruction, solution, tests, files=files, run=_one(run),
                 output=Artifact(report, "lines", offenders),
                 params={"root": root, "report": report, "n_offenders": len(offenders)})
 
@@ -632,7 +636,7 @@ def audit_setuid(rng: random.Random, inp: Artifact | None) -> Step:
     vendor = ident(rng, 1)
     root = f"/opt/{vendor}"
     owners = _users(rng, 2)
-    group = pick(rng, ("staff", "operators", "wheel2", "tape", "backup-ops"))
+    group = pick(rng, ("opsadm", "operators", "wheel2", "tapeops", "backupops"))
     allow_path = f"/etc/{vendor}/suid-allowlist"
     out = f"/app/{pick(rng, ('suid-report.csv', 'special-bits.csv', 'setuid-audit.csv'))}"
     dirs = ["bin", "sbin", "libexec", f"libexec/{pick(rng, ('plugins', 'helpers'))}"]
@@ -725,7 +729,7 @@ def test_bits_stripped_outside_allowlist():
 def test_outside_scope_untouched():
     assert stat.S_IMODE(os.stat("/usr/local/bin/{vendor}-outside").st_mode) == 0o4755
 """
-    return Step(instruction, solution, tests, files=files, run=run,
+    return Step(instruction, solution, tests, files=files, run=_one(run),
                 output=Artifact(out, "csv", {"header": ["path", "mode", "owner", "group", "kind"],
                                               "rows": rows}),
                 params={"root": root, "allowed": allowed, "n_special": len(special)})
