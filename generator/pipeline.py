@@ -30,13 +30,15 @@ from termforge.generator import GENERATOR_VERSION
 from termforge.generator.compose import DEFAULT_STEPS, skill_task
 from termforge.generator.dedupe import Decontaminator, NearDupIndex
 from termforge.generator.filters import privileged_reasons
+from termforge.generator.llm import DrawRejected
 from termforge.generator.registry import all_families
 from termforge.generator.spec import render_task
 from termforge.generator.taxonomy import load_taxonomy
 from termforge.ui import atomic_write_json
 
 Drawer = Callable[[int, random.Random, Path, str], Task]
-REASONS = ("trivial", "broken", "flaky", "error", "privileged", "duplicate", "contaminated", "draw-error")
+REASONS = ("trivial", "broken", "flaky", "error", "privileged", "duplicate", "contaminated", "draw-error",
+           "llm-protocol", "llm-unparsable", "llm-invalid")
 
 
 @dataclass(frozen=True)
@@ -246,7 +248,12 @@ def generate(opts: GenOptions, *, on_record: Callable[[Record], None] | None = N
                 task = drawer(i, random.Random(f"{opts.mode}:{opts.seed}:{i}"), dest, f"termforge-gen/{tid}")
             except TermforgeError:
                 raise
-            except Exception as exc:  # a family bug or a bad LLM answer: counted, not fatal
+            except DrawRejected as exc:  # e.g. an LLM answer that is not a valid task
+                rec.reason, rec.detail = exc.reason, exc.detail[:500]
+                shutil.rmtree(dest, ignore_errors=True)
+                finish(rec)
+                continue
+            except Exception as exc:  # a family bug: counted, not fatal
                 rec.reason, rec.detail = "draw-error", f"{type(exc).__name__}: {exc}"[:500]
                 shutil.rmtree(dest, ignore_errors=True)
                 finish(rec)
