@@ -47,11 +47,13 @@ class PhaseOutcome:
     seconds: float
     limits_hit: list[str]
     trial_dir: str
+    image_seconds: float = 0.0  # part of `seconds` spent building (or finding) the image
 
     @classmethod
     def from_result(cls, result: dict, seconds: float, trial_dir: Path) -> "PhaseOutcome":
+        tf = result.get("termforge", {})
         return cls(reward_of(result), result.get("exception_info"), round(seconds, 3),
-                   result.get("termforge", {}).get("limits_hit", []), str(trial_dir))
+                   tf.get("limits_hit", []), str(trial_dir), float(tf.get("image_seconds") or 0.0))
 
 
 @dataclass

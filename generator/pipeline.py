@@ -328,10 +328,11 @@ def _verify_batch(batch: list[tuple[Record, Task]], out: Path, opts: GenOptions,
             for r in range(max(1, opts.verify_runs))]
     for k, (rec, task) in enumerate(batch):
         results = [run[k] for run in runs]
+        phases = [p for o in results for p in (o.before, o.after) if p is not None]
         rec.verify = {"runs": [{"before": o.before.reward if o.before else None,
                                 "after": o.after.reward if o.after else None} for o in results],
-                      "seconds": round(sum((o.before.seconds if o.before else 0) +
-                                           (o.after.seconds if o.after else 0) for o in results), 3)}
+                      "seconds": round(sum(p.seconds for p in phases), 3),
+                      "image_seconds": round(sum(p.image_seconds for p in phases), 3)}
         rec.status, rec.reason, rec.detail = judge(results)
         if rec.status == "verified":
             dest = out / "tasks" / rec.id
