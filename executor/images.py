@@ -145,6 +145,7 @@ def ensure_task_image(task: Task, *, image_map: dict[str, str] | None = None,
                 pull=False, network_mode=None if allow_build_network else "none",
                 labels={CACHE_LABEL: key, "org.termforge.task": task.name},
                 timeout=int(task.config.build_timeout_sec) + 30,
+                container_limits=_build_limits(task),
             )
         except docker.errors.BuildError as exc:
             lines = [str(c.get("stream", c.get("error", ""))).strip() for c in exc.build_log]
@@ -155,6 +156,16 @@ def ensure_task_image(task: Task, *, image_map: dict[str, str] | None = None,
             raise TermforgeError(f"{task.environment_dir / 'Dockerfile'}: image build failed: "
                                  f"{exc.explanation or exc}") from None
     return BuiltImage(tag, image.id, False, time.time() - started)
+
+
+def _build_limits(task: Task) -> dict[str, int]:
+    """Memory (no swap) and CPU share for the RUN steps of a build.
+
+    The legacy builder's API has no pids or disk limits: a hostile Dockerfile can still fork or
+    fill the disk while building; build only Dockerfiles you trust (generated ones are ours).
+    """
+    mem = max(task.config.memory_mb, 2048) * 1024 * 1024
+    return {"memory": mem, "memswap": mem, "cpushares": 512}
 
 
 def _lock_for(tag: str) -> threading.Lock:

@@ -45,6 +45,11 @@ def _clean(keystrokes: str) -> str:
     return keystrokes.replace("\x00", "").encode("utf-8", errors="replace").decode("utf-8")
 
 
+def _tmux_literal(chunk: str) -> str:
+    """tmux reads an argv word ending in `;` as a command separator; `\\;` keeps the `;`."""
+    return chunk[:-1] + "\\;" if chunk.endswith(";") else chunk
+
+
 @dataclass
 class Keystroke:
     keystrokes: str
@@ -85,7 +90,8 @@ class TmuxSession:
             self._tmux("send-keys", "-t", self.name, keystrokes)
         else:
             for i in range(0, len(keystrokes), _CHUNK_CHARS):
-                self._tmux("send-keys", "-t", self.name, "-l", keystrokes[i:i + _CHUNK_CHARS])
+                self._tmux("send-keys", "-t", self.name, "-l", "--",
+                           _tmux_literal(keystrokes[i:i + _CHUNK_CHARS]))
         wait = min(max(float(duration), 0.0), MAX_DURATION_SEC)
         if wait:
             time.sleep(wait)

@@ -80,3 +80,13 @@ def test_builds_have_no_network(tmp_path, docker_ready):
     built = ensure_task_image(load_task(root))
     out = docker_ready.containers.run(built.tag, ["cat", "/links"], remove=True, network_mode="none")
     assert out.split() == [b"lo"]
+
+
+def test_build_steps_are_memory_limited(tmp_path, docker_ready):
+    root = make_task(tmp_path, "build-mem", solve="true", test="true", memory_mb=512,
+                     dockerfile="FROM termforge/base:bookworm\n"
+                                f"RUN echo {uuid.uuid4().hex} && cat /sys/fs/cgroup/memory/memory.limit_in_bytes"
+                                " > /limit\n")
+    built = ensure_task_image(load_task(root))
+    out = docker_ready.containers.run(built.tag, ["cat", "/limit"], remove=True, network_mode="none")
+    assert int(out) == 2048 * 2**20

@@ -51,3 +51,14 @@ def test_state_persists_between_commands(docker_ready):
         term.execute([Keystroke("export MARK=persisted; cd /usr\n", 0.3)])
         obs = term.execute([Keystroke("echo $MARK $(pwd)\n", 0.3)])
         assert "persisted /usr" in obs
+
+
+@pytest.mark.docker
+def test_keystrokes_that_look_like_tmux_syntax_are_typed_verbatim(docker_ready):
+    with Sandbox(BASE_IMAGE, SandboxLimits()) as sb:
+        term = sb.terminal()
+        term.read_new()
+        obs = term.execute([Keystroke("-n", 0.1), Keystroke(" ; echo semi;", 0.1), Keystroke("\n", 0.4)])
+        assert "-n: command not found" in obs and "semi" in obs
+        obs = term.execute([Keystroke("echo 'a;'\n", 0.3), Keystroke("echo x\\;\n", 0.3)])
+        assert "\na;\n" in obs and "\nx;\n" in obs
