@@ -7,6 +7,7 @@ returns metadata for result.json. Model-driven agents (Terminus-2 loop) plug in 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from termforge.errors import TaskFormatError
@@ -15,15 +16,22 @@ from termforge.executor.task import Task
 
 
 class AgentTimeout(Exception):
-    """The agent ran past its timeout."""
+    """The agent ran past its timeout; `metadata` is what it did until then."""
+
+    def __init__(self, message: str, metadata: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.metadata = metadata or {}
 
 
 class Agent(Protocol):
     name: str
     version: str
 
-    def run(self, sandbox: Sandbox, task: Task, *, timeout: float) -> dict[str, Any]:
-        """Act in the sandbox; raise AgentTimeout when the time is up."""
+    def run(self, sandbox: Sandbox, task: Task, *, timeout: float, log_dir: Path) -> dict[str, Any]:
+        """Act in the sandbox; raise AgentTimeout when the time is up.
+
+        `log_dir` is a host directory of the trial (never inside /logs) for the agent's own logs.
+        """
 
 
 @dataclass
@@ -31,7 +39,7 @@ class NopAgent:
     name: str = "nop"
     version: str = "1"
 
-    def run(self, sandbox: Sandbox, task: Task, *, timeout: float) -> dict[str, Any]:
+    def run(self, sandbox: Sandbox, task: Task, *, timeout: float, log_dir: Path) -> dict[str, Any]:
         return {}
 
 
@@ -42,7 +50,7 @@ class OracleAgent:
     name: str = "oracle"
     version: str = "1"
 
-    def run(self, sandbox: Sandbox, task: Task, *, timeout: float) -> dict[str, Any]:
+    def run(self, sandbox: Sandbox, task: Task, *, timeout: float, log_dir: Path) -> dict[str, Any]:
         solve = task.solution_dir / "solve.sh"
         if not solve.is_file():
             raise TaskFormatError(solve, "missing: the oracle agent needs solution/solve.sh")

@@ -151,9 +151,11 @@ def run_trial(task: Task, agent: Agent, trial_dir: str | Path, *,
             pass
         with _Phase(result, "agent_execution"):
             try:
-                meta = agent.run(sandbox, task, timeout=task.config.agent_timeout_sec * mult)
+                meta = agent.run(sandbox, task, timeout=task.config.agent_timeout_sec * mult,
+                                 log_dir=trial_dir / "episode")
                 result["agent_result"] = {"metadata": meta}
             except AgentTimeout as exc:
+                result["agent_result"] = {"metadata": exc.metadata}
                 sandbox._hit("agent_timeout")
                 result["exception_info"] = _exc_info("AgentTimeoutError", str(exc))
         sandbox.check_cgroup_events()

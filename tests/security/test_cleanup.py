@@ -53,7 +53,7 @@ class DaemonThenInterrupt:
     def __init__(self, token: str):
         self.token = token
 
-    def run(self, sandbox, task, *, timeout: float):
+    def run(self, sandbox, task, *, timeout: float, log_dir=None):
         r = sandbox.exec(["bash", "-c", f"setsid bash -c 'while :; do sleep 1; done' {self.token} "
                                         ">/dev/null 2>&1 < /dev/null & echo started"])
         assert r.text.strip() == "started"
