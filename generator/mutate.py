@@ -25,14 +25,21 @@ seed.yaml:
         ...
     shuffle_bullets: false       # reorder each block of "- " bullets in the instruction
     generate: generate.py        # optional, the default when that file exists
+    generated: ["environment/rootfs/srv/data/*", "tests/expected.json"]
+                                 # globs of the seed's files that generate() owns: they are
+                                 # dropped before its output is added (required with generate)
 
 A mutant is made in seed coordinates first and renamed last: fresh data from `generate(rng)`
 (keys are task-relative paths under environment/, solution/ or tests/, so a generator can also
 leave the pristine input or expected values for the tests), then one of the phrasings with a
 generic lead-in or closing, then every token replaced by its draw -- whole tokens only (never
 inside a longer identifier or number), in file contents and in the names of files and folders.
-A drawn value never equals the seed's value, never repeats another draw, and never occurs as a
-whole token anywhere in the (generated) seed, so two identities cannot merge.
+A drawn value never equals the seed's value and never repeats another draw; a drawn name (any draw
+but int) also never occurs as a whole token anywhere in the (generated) seed, so two identities
+cannot merge. Numbers are usually small and common, so an int token should be a distinctive value
+in the seed or be scoped with `only`.
+
+`refresh_seed_data(path)` rewrites a seed's own generated files from `generate(Random(0))`.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ import inspect
 import os
 import random
 import re
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
@@ -60,7 +68,7 @@ SEED_FILES = ("seed.yaml", "generate.py")            # seed-only files, never co
 TASK_PARTS = ("environment", "solution", "tests")
 DRAWS = ("word", "ident", "slug", "first_name", "city", "int", "choice", "hex")
 TOKEN_KEYS = {"token", "draw", "parts", "range", "values", "n", "prefix", "suffix", "upper", "only"}
-SEED_KEYS = {"summary", "tokens", "phrasings", "shuffle_bullets", "generate"}
+SEED_KEYS = {"summary", "tokens", "phrasings", "shuffle_bullets", "generate", "generated"}
 _WORD = "A-Za-z0-9_"
 _SKIP_DIRS = {".termforge", "__pycache__", ".pytest_cache"}
 _MAX_TRIES = 200
@@ -108,6 +116,7 @@ class Seed:
     phrasings: list[str]                      # instruction.md first, then seed.yaml's phrasings
     shuffle_bullets: bool = False
     generator: Callable[[random.Random], dict[str, str | bytes]] | None = None
+    generated: tuple[str, ...] = ()           # globs of seed files the generator owns
     spec: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -226,14 +235,23 @@ def load_seed(path: str | os.PathLike) -> Seed:
 
     gen_name = spec.get("generate", "generate.py" if (path / "generate.py").is_file() else None)
     generator = None
+    generated = spec.get("generated", [])
+    if isinstance(generated, str):
+        generated = [generated]
+    if not isinstance(generated, list) or not all(isinstance(g, str) and g for g in generated):
+        raise bad("generated must be a list of globs of task-relative paths")
     if gen_name is not None:
         if not isinstance(gen_name, str) or not (path / gen_name).is_file():
             raise bad(f"generate: {gen_name!r} is not a file of the seed")
         generator = _load_generator(path / gen_name, name, bad)
+        if not generated:
+            raise bad("a seed with generate.py needs generated: globs of the files it owns")
+    elif generated:
+        raise bad("generated is declared but the seed has no generate.py")
 
     return Seed(name=name, path=path, task=task, summary=summary.strip(), tokens=tokens,
                 phrasings=[task.instruction, *phrasings], shuffle_bullets=shuffle,
-                generator=generator, spec=spec)
+                generator=generator, generated=tuple(generated), spec=spec)
 
 
 def _parse_token(raw: Any, i: int, bad) -> TokenSpec:
@@ -300,10 +318,14 @@ def _load_generator(file: Path, name: str, bad) -> Callable:
     modname = "termforge_seed_" + re.sub(r"\W", "_", name)
     spec = importlib.util.spec_from_file_location(modname, file)
     module = importlib.util.module_from_spec(spec)
+    before = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True  # no __pycache__ inside the (package data) seed folder
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # a seed's own bug: say which seed
         raise bad(f"cannot import: {type(exc).__name__}: {exc}", file.name) from None
+    finally:
+        sys.dont_write_bytecode = before
     fn = getattr(module, "generate", None)
     if not callable(fn):
         raise bad("must define generate(rng) -> dict of task-relative paths to contents",
@@ -335,15 +357,8 @@ def mutate_seed(seed: Seed, rng: random.Random, dest: str | os.PathLike, name: s
     if seed.generator is not None:
         data_seed = rng.getrandbits(32)
         params["data_seed"] = data_seed
-        generated = seed.generator(random.Random(data_seed))
-        if not isinstance(generated, dict):
-            raise ConfigError(f"seed {seed.name}: generate.py: generate must return a dict, "
-                              f"got {type(generated).__name__}")
-        for rel, content in sorted(generated.items()):
-            rel = _check_generated_path(seed.name, rel)
-            if not isinstance(content, (str, bytes)):
-                raise ConfigError(f"seed {seed.name}: generate.py: {rel}: content must be str or bytes")
-            files[rel] = content
+        files = {rel: c for rel, c in files.items() if not _owned(seed, rel)}
+        files.update(generate_data(seed, data_seed))
 
     # 2. wording, in seed coordinates
     idx = rng.randrange(len(seed.phrasings))
@@ -387,6 +402,59 @@ def mutate_seed(seed: Seed, rng: random.Random, dest: str | os.PathLike, name: s
     dest.mkdir(parents=True, exist_ok=True)
     return write_task(dest, instruction=instruction, config=cfg, files=out_files,
                       executable=tuple(executable))
+
+
+def generate_data(seed: Seed, data_seed: int) -> dict[str, str | bytes]:
+    """The seed generator's files for `data_seed`, checked: task-relative, owned, str or bytes."""
+    if seed.generator is None:
+        return {}
+    generated = seed.generator(random.Random(data_seed))
+    if not isinstance(generated, dict):
+        raise ConfigError(f"seed {seed.name}: generate.py: generate must return a dict, "
+                          f"got {type(generated).__name__}")
+    out: dict[str, str | bytes] = {}
+    for rel, content in sorted(generated.items()):
+        rel = _check_generated_path(seed.name, rel)
+        if not _owned(seed, rel):
+            raise ConfigError(f"seed {seed.name}: generate.py: {rel} is not covered by "
+                              f"seed.yaml's generated globs")
+        if not isinstance(content, (str, bytes)):
+            raise ConfigError(f"seed {seed.name}: generate.py: {rel}: content must be str or bytes")
+        out[rel] = content
+    return out
+
+
+def refresh_seed_data(path: str | os.PathLike, data_seed: int = 0) -> list[str]:
+    """Rewrite a seed's generated files (those its `generated` globs own) from generate(Random(0)).
+
+    For seed authors: keeps the as-is seed consistent with its generator. Returns the files written.
+    """
+    seed = load_seed(path)
+    if seed.generator is None:
+        raise ConfigError(f"seed {seed.name}: has no generate.py")
+    for rel in _read_tree(seed.path):
+        if _owned(seed, rel):
+            (seed.path / rel).unlink()
+    written = []
+    for rel, content in generate_data(seed, data_seed).items():
+        target = seed.path / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            target.write_text(content, encoding="utf-8")
+        else:
+            target.write_bytes(content)
+        if rel.endswith(".sh"):
+            target.chmod(0o755)
+        written.append(rel)
+    for part in TASK_PARTS:  # drop folders the old data left empty
+        for dirpath, _dirs, _files in os.walk(seed.path / part, topdown=False):
+            if Path(dirpath) != seed.path / part and not any(Path(dirpath).iterdir()):
+                Path(dirpath).rmdir()
+    return written
+
+
+def _owned(seed: Seed, rel: str) -> bool:
+    return any(fnmatch.fnmatch(rel, g) for g in seed.generated)
 
 
 def _read_tree(root: Path) -> dict[str, str | bytes]:
@@ -445,7 +513,7 @@ def _draw_value(t: TokenSpec, rng: random.Random, corpus_lower: str, taken: set[
         low = value.lower()
         if value == t.token or low in taken:
             continue
-        if _token_re([low]).search(corpus_lower):
+        if t.draw != "int" and _token_re([low]).search(corpus_lower):
             continue
         return value
     raise ConfigError(f"seed {seed_name}: seed.yaml: token {t.token!r}: no fresh value in "
@@ -520,7 +588,13 @@ def _shuffle_bullet_blocks(text: str, rng: random.Random) -> str:
             else:
                 items[-1].append(lines[i])
             i += 1
+        ends = [item[-1].rstrip()[-1:] for item in items]
+        listy = len(items) > 1 and ends[-1] == "." and all(e == ";" for e in ends[:-1])
         rng.shuffle(items)
+        if listy:  # "a;" "b;" "c." keeps its punctuation after reordering
+            for k, item in enumerate(items):
+                mark = "." if k == len(items) - 1 else ";"
+                item[-1] = item[-1].rstrip()[:-1] + mark
         for item in items:
             out.extend(item)
     return "\n".join(out)
