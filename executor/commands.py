@@ -118,9 +118,69 @@ def verify(
         raise typer.Exit(1)
 
 
+def collect(
+    tasks: list[Path] = typer.Argument(..., help="Task directories, or folders of tasks."),
+    agent: str = typer.Option("oracle", "--agent", help="oracle | openai"),
+    attempts: int = typer.Option(1, "--attempts", "-k", min=1, help="Episodes per task."),
+    out: Path = typer.Option(..., "--out", help="Run directory (index.jsonl, trajectories/, trials/)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Episodes in parallel."),
+    max_turns: int = typer.Option(50, "--max-turns", min=1, help="Assistant turns per episode."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (openai)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model name (openai)."),
+    temperature: float = typer.Option(0.7, "--temperature"),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="Concurrent requests (openai)."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env"),
+    base_image_map: list[str] = typer.Option([], "--base-image-map", help=IMAGE_MAP_HELP),
+) -> None:
+    """Run an agent on tasks in fresh sandboxes and write one trajectory record per attempt."""
+    from rich.table import Table
+
+    from termforge.errors import TermforgeError
+    from termforge.executor.collect import CollectOptions, collect as run_collect
+    from termforge.executor.docker_env import client
+    from termforge.executor.images import parse_image_map
+    from termforge.executor.task import load_task
+    from termforge.executor.trial import TrialOptions
+    from termforge.executor.verify import find_tasks
+    from termforge.llm_client import LLMOptions
+    from termforge.ui import progress, stdout
+
+    _sigterm_as_interrupt()
+    loaded = [load_task(p, require_solution=agent == "oracle") for p in find_tasks(tasks)]
+    llm = None
+    if agent == "openai":
+        if not base_url or not model:
+            raise TermforgeError("--agent openai needs --base-url and --model")
+        llm = LLMOptions(base_url=base_url, model=model, api_key_env=api_key_env,
+                         temperature=temperature, concurrency=concurrency)
+    elif agent != "oracle":
+        raise TermforgeError(f"unknown agent {agent!r} for collect; use oracle or openai")
+    opts = CollectOptions(agent=agent, attempts=attempts, jobs=jobs, max_turns=max_turns, llm=llm,
+                          trial_options=TrialOptions(image_map=parse_image_map(base_image_map)))
+    client()
+    with progress(transient=True) as bar:
+        tid = bar.add_task(f"collect {agent}", total=len(loaded) * attempts)
+        entries = run_collect(loaded, out, opts, on_record=lambda e: bar.advance(tid))
+    per_skill: dict[str, list] = {}
+    for e in entries:
+        for s in e.get("skills") or ["(none)"]:
+            per_skill.setdefault(s, []).append(e)
+    table = Table(title="trajectories by skill")
+    for col in ("skill", "attempts", "reward 1", "mean turns"):
+        table.add_column(col, justify="left" if col == "skill" else "right")
+    for s, es in sorted(per_skill.items()):
+        turns = [e.get("turns", 0) for e in es]
+        table.add_row(s, str(len(es)), str(sum(e.get("reward") == 1.0 for e in es)),
+                      f"{sum(turns) / len(turns):.1f}")
+    stdout.print(table)
+    ok = sum(e.get("reward") == 1.0 for e in entries)
+    stdout.print(f"collect: {len(entries)} trajectories, {ok} with reward 1 → {out / 'trajectories'}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this part's subcommands to the `termforge` app."""
     app.command("doctor")(doctor)
     app.command("base-image")(base_image)
     app.command("run")(run)
     app.command("verify")(verify)
+    app.command("collect")(collect)

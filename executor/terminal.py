@@ -74,6 +74,8 @@ class TmuxSession:
                                  output_cap=output_cap)
 
     def start(self) -> "TmuxSession":
+        """A fresh session (one left by an earlier episode in this sandbox is replaced)."""
+        self._tmux("kill-session", "-t", self.name)
         r = self._tmux("start-server", ";", "set-option", "-g", "history-limit",
                        str(self.history_limit), ";", "new-session", "-x", str(self.width), "-y",
                        str(self.height), "-d", "-s", self.name, "bash --login")

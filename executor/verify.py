@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -139,7 +139,7 @@ def verify_tasks(paths: list[str | Path | Task], *, jobs: int = 1, options: Tria
                 futures[pool.submit(_run_phase, task, phase, trials_root, options)] = (i, phase)
         pending = set(futures)
         while pending:
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
                 i, phase = futures[fut]
                 outcome, result = fut.result()  # re-raises setup errors (daemon, image)

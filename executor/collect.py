@@ -1,0 +1,188 @@
+"""`termforge collect`: run agents on verified tasks and keep their trajectories as records.
+
+    RUN_DIR/index.jsonl                     one line per finished attempt (resumable)
+    RUN_DIR/trajectories/<attempt>.jsonl    the trajectory record (DESIGN §4), written atomically
+    RUN_DIR/trials/<attempt>/               the Harbor-style trial directory (result.json, episode/)
+
+Every attempt runs in a fresh sandbox and is scored by the task's own tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import threading
+import uuid
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from termforge.errors import TermforgeError
+from termforge.executor.agent import LoopConfig, Messages, ModelBackend, TerminusAgent
+from termforge.executor.oracle import OracleBackend
+from termforge.executor.sandbox import close_all
+from termforge.executor.task import Task, load_task
+from termforge.executor.trial import TrialOptions, reward_of, run_trial
+from termforge.llm_client import LLMOptions, chat_backend
+from termforge.records import SOURCES, TrajectoryRecord
+from termforge.ui import atomic_write_text
+
+BackendFactory = Callable[[Task, int], ModelBackend]
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    agent: str = "oracle"                 # oracle | openai
+    attempts: int = 1
+    jobs: int = 1
+    model_name: str = ""
+    max_turns: int = 50
+    trial_options: TrialOptions = field(default_factory=TrialOptions)
+    backend_factory: BackendFactory | None = None   # overrides `agent` (tests, custom models)
+    llm: LLMOptions | None = None                    # for agent "openai"
+
+
+class ReplayBackend:
+    """Returns a recorded trajectory's assistant turns in order (to replay it in a fresh sandbox)."""
+
+    def __init__(self, messages: Messages):
+        self._turns = [m["content"] for m in messages if m["role"] == "assistant"]
+        self._i = 0
+
+    def __call__(self, messages: Messages) -> str:
+        if self._i >= len(self._turns):
+            raise RuntimeError("the recorded trajectory has no more turns")
+        self._i += 1
+        return self._turns[self._i - 1]
+
+
+def attempt_id(task: Task, k: int) -> str:
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", task.name).strip("-")[:80]
+    return f"{slug}__a{k}"
+
+
+def _record(task: Task, aid: str, messages: Messages, reward: float, model_name: str) -> TrajectoryRecord:
+    tf = task.config.termforge
+    while messages and messages[-1]["role"] != "assistant":
+        messages = messages[:-1]
+    source = tf.get("source", "seed")
+    return TrajectoryRecord(
+        trajectory_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"termforge:{task.checksum()}:{aid}:{model_name}")),
+        task_id=task.name,
+        task_group_id=str(tf.get("seed_task") or tf.get("family") or task.name),
+        messages=messages,
+        source=source if source in SOURCES else "seed",
+        skills=list(tf.get("skills", [])),
+        domain=task.config.category,
+        difficulty=task.config.difficulty,
+        model_name=model_name,
+        reward=float(reward),
+        n_assistant_turns=sum(m["role"] == "assistant" for m in messages),
+    )
+
+
+def read_index(out: Path) -> dict[str, dict]:
+    records: dict[str, dict] = {}
+    path = out / "index.jsonl"
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+                records[rec["id"]] = rec
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # a torn last line after a crash
+    return records
+
+
+def _backend_factory(opts: CollectOptions) -> BackendFactory:
+    if opts.backend_factory is not None:
+        return opts.backend_factory
+    if opts.agent == "oracle":
+        return lambda task, k: OracleBackend(task, seed=k)
+    if opts.agent == "openai":
+        if opts.llm is None:
+            raise TermforgeError("--agent openai needs --base-url and --model")
+        backend = chat_backend(opts.llm)  # one client: its concurrency limit is shared
+        return lambda task, k: backend
+    raise TermforgeError(f"unknown agent {opts.agent!r} for collect; use oracle or openai")
+
+
+def collect(task_paths: list[str | Path | Task], out: str | Path, opts: CollectOptions = CollectOptions(), *,
+            on_record: Callable[[dict], None] | None = None) -> list[dict]:
+    """Run `attempts` episodes per task; returns the index entries of the whole run directory."""
+    tasks = [p if isinstance(p, Task) else load_task(p, require_solution=opts.agent == "oracle")
+             for p in task_paths]
+    out = Path(out)
+    (out / "trajectories").mkdir(parents=True, exist_ok=True)
+    (out / "trials").mkdir(exist_ok=True)
+    factory = _backend_factory(opts)
+    model_name = opts.model_name or (opts.llm.model if opts.llm else opts.agent)
+    done = read_index(out)
+    _repair_index(out)
+    lock = threading.Lock()
+    stopping = threading.Event()  # set on interrupt: in-flight attempts are not recorded
+    index = open(out / "index.jsonl", "a", encoding="utf-8")
+
+    def one(task: Task, k: int) -> dict | None:
+        if stopping.is_set():
+            return None
+        aid = attempt_id(task, k)
+        trial_dir = out / "trials" / aid
+        shutil.rmtree(trial_dir, ignore_errors=True)  # left by an attempt that crashed
+        agent = TerminusAgent(factory(task, k), name=f"terminus-2:{model_name}", model_name=model_name,
+                              config=LoopConfig(max_turns=opts.max_turns))
+        result = run_trial(task, agent, trial_dir, options=opts.trial_options)
+        if stopping.is_set():
+            return None
+        reward = reward_of(result)
+        episode = agent.last_episode
+        entry: dict[str, Any] = {"id": aid, "task": task.name, "attempt": k, "reward": reward,
+                                 "skills": list(task.config.termforge.get("skills", [])),
+                                 "category": task.config.category,
+                                 "exception": (result.get("exception_info") or {}).get("exception_type")}
+        if episode is not None:
+            rec = _record(task, aid, list(episode.messages), reward or 0.0, model_name)
+            atomic_write_text(out / "trajectories" / f"{aid}.jsonl", rec.to_json() + "\n")
+            entry.update(trajectory_id=rec.trajectory_id, turns=episode.n_assistant_turns,
+                         stop_reason=episode.stop_reason, parse_errors=episode.parse_errors,
+                         trajectory=f"trajectories/{aid}.jsonl")
+        with lock:
+            index.write(json.dumps(entry) + "\n")
+            index.flush()
+            os.fsync(index.fileno())
+            done[aid] = entry
+        return entry
+
+    pool = ThreadPoolExecutor(max_workers=max(1, opts.jobs), thread_name_prefix="collect")
+    try:
+        futures = [pool.submit(one, t, k) for t in tasks for k in range(opts.attempts)
+                   if attempt_id(t, k) not in done]
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                entry = fut.result()
+                if on_record and entry is not None:
+                    on_record(entry)
+    except BaseException:
+        stopping.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        close_all()
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        index.close()
+    return sorted(done.values(), key=lambda e: e["id"])
+
+
+def _repair_index(out: Path) -> None:
+    path = out / "index.jsonl"
+    if path.exists():
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(data[: data.rfind(b"\n") + 1])
+            os.replace(tmp, path)
