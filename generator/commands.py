@@ -89,5 +89,50 @@ def gen(
                  f"(index {out / 'index.jsonl'})")
 
 
+def curate(
+    inputs: list[Path] = typer.Argument(..., help="Collect run directories or JSONL files of records."),
+    out: Path = typer.Option(..., "--out", help="Output directory (curated.jsonl, report.json)."),
+    keep_failed: bool = typer.Option(False, "--keep-failed", help="Keep attempts with reward < 1."),
+    max_tokens: int = typer.Option(32768, "--max-tokens", help="Drop trajectories above this budget."),
+    tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", help="HF tokenizer dir for counts."),
+    max_parse_errors: int = typer.Option(0, "--max-parse-errors", help="Malformed turns tolerated."),
+    balance: Optional[str] = typer.Option(None, "--balance", help="'uniform' or a JSON/YAML of weights."),
+    balance_by: str = typer.Option("category", "--balance-by", help="category | skill"),
+    decontaminate: list[Path] = typer.Option([], "--decontaminate", help="Evaluation task folder."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Filter, deduplicate, decontaminate and balance trajectories; every filter is counted."""
+    from rich.table import Table
+
+    from termforge.errors import ConfigError
+    from termforge.generator.curate import CurateOptions, curate as run_curate
+    from termforge.ui import stdout
+
+    if balance_by not in ("category", "skill"):
+        raise ConfigError("--balance-by must be category or skill")
+    tok = None
+    if tokenizer is not None:
+        from tokenizers import Tokenizer
+
+        path = tokenizer / "tokenizer.json"
+        if not path.is_file():
+            raise ConfigError(f"{tokenizer}: no tokenizer.json")
+        tok = Tokenizer.from_file(str(path))
+    opts = CurateOptions(keep_failed=keep_failed, max_tokens=max_tokens, max_parse_errors=max_parse_errors,
+                         balance=balance, balance_by=balance_by, seed=seed,
+                         decontaminate=tuple(decontaminate))
+    report = run_curate(inputs, out, opts, tokenizer=tok)
+    table = Table(title="curation")
+    table.add_column("filter")
+    table.add_column("dropped", justify="right")
+    for f, n in report["dropped"].items():
+        table.add_row(f, str(n))
+    stdout.print(table)
+    if report["balance"].get("under_represented"):
+        stdout.print(f"under-represented: {', '.join(report['balance']['under_represented'])}")
+    stdout.print(f"curate: kept {report['kept']}/{report['input']} trajectories → {out / 'curated.jsonl'}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("gen")(gen)
+    app.command("curate")(curate)
