@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "termforge.executor.commands",
     "termforge.jaxtrain.commands",
     "termforge.generator.commands",
+    "termforge.corpus_commands",
 )
 
 for _name in _COMMAND_MODULES:
