@@ -157,9 +157,37 @@ def bench_shards(args: argparse.Namespace) -> dict:
     return row
 
 
+def bench_oracle(args: argparse.Namespace) -> dict:
+    """Oracle trajectories per minute over the example tasks at --jobs 1 and --jobs 4 (images warm)."""
+    import shutil
+    import tempfile
+
+    from termforge.executor.collect import CollectOptions, collect
+    from termforge.executor.verify import find_tasks
+
+    examples = Path(__file__).resolve().parents[1] / "examples" / "tasks"
+    tasks = find_tasks([examples])
+    row: dict = {}
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+        collect(tasks, Path(tmp) / "warm", CollectOptions(attempts=1, jobs=2))  # build images once
+        for jobs in (1, 4):
+            out = Path(tmp) / f"jobs{jobs}"
+            seconds, entries = _timed(lambda: collect(tasks, out, CollectOptions(attempts=args.attempts,
+                                                                                  jobs=jobs)))
+            ok = sum(e.get("reward") == 1.0 for e in entries)
+            row[f"jobs{jobs}_per_min"] = len(entries) / seconds * 60
+            print(f"oracle trajectories: --jobs {jobs}: {len(entries)} in {seconds:.1f} s = "
+                  f"{row[f'jobs{jobs}_per_min']:.1f}/min ({ok} with reward 1)")
+            shutil.rmtree(out, ignore_errors=True)
+    row["ratio"] = row["jobs4_per_min"] / row["jobs1_per_min"]
+    print(f"oracle trajectories/min ratio --jobs 4 / --jobs 1: {row['ratio']:.2f}x")
+    return row
+
+
 # Sections run by main(), in order: (name, function(args) -> dict). Append further sections here.
 SECTIONS: list[tuple[str, Callable[[argparse.Namespace], dict]]] = [
     ("shards", bench_shards),
+    ("oracle", bench_oracle),
 ]
 
 
@@ -173,6 +201,7 @@ def main() -> None:
     ap.add_argument("--only", action="append", default=None,
                     help=f"Run only these sections (repeatable): {', '.join(n for n, _ in SECTIONS)}.")
     ap.add_argument("--json", default=None, help="Write the results as JSON here.")
+    ap.add_argument("--attempts", type=int, default=2, help="Oracle attempts per example task.")
     args = ap.parse_args()
     results = {}
     for name, fn in SECTIONS:
