@@ -28,6 +28,7 @@ _COMMAND_MODULES = (
     "termforge.jaxtrain.commands",
     "termforge.generator.commands",
     "termforge.corpus_commands",
+    "termforge.eval.commands",
 )
 
 for _name in _COMMAND_MODULES:
