@@ -1,0 +1,1 @@
+"""Evaluation of terminal agents on Terminal-Bench-2.0-format tasks."""

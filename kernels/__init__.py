@@ -1,0 +1,1 @@
+"""Pallas attention kernels: flash attention and ring attention for long context."""
