@@ -15,6 +15,8 @@ seed.yaml:
         parts: 2                 # ident/slug: number of words (default 2)
         range: [10, 40]          # int: inclusive bounds
         values: [a, b, c]        # choice: the candidates
+        also: {"30 3": [x, y, z]}  # choice: companion tokens, replaced by the value at the same
+                                 # index (one draw, several spellings: "03:30" and cron's "30 3")
         n: 8                     # hex: number of digits (default 8)
         prefix: ""               # put before / after the drawn value
         suffix: ""
@@ -45,8 +47,10 @@ in the seed or be scoped with `only`.
 from __future__ import annotations
 
 import fnmatch
+import builtins
 import importlib.util
 import inspect
+import keyword
 import os
 import random
 import re
@@ -67,10 +71,21 @@ SEEDS_DIR = Path(__file__).parent / "seeds"
 SEED_FILES = ("seed.yaml", "generate.py")            # seed-only files, never copied to a mutant
 TASK_PARTS = ("environment", "solution", "tests")
 DRAWS = ("word", "ident", "slug", "first_name", "city", "int", "choice", "hex")
-TOKEN_KEYS = {"token", "draw", "parts", "range", "values", "n", "prefix", "suffix", "upper", "only"}
+TOKEN_KEYS = {"token", "draw", "parts", "range", "values", "n", "prefix", "suffix", "upper", "only",
+              "also"}
 SEED_KEYS = {"summary", "tokens", "phrasings", "shuffle_bullets", "generate", "generated"}
 _WORD = "A-Za-z0-9_"
 _SKIP_DIRS = {".termforge", "__pycache__", ".pytest_cache"}
+# Names too common to rename safely as whole tokens: Python keywords and builtins, frequent
+# keyword arguments and modules, shell commands and structural words of a task.
+_RESERVED = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | frozenset("""
+    self cls args kwargs check text capture_output cwd env timeout shell input output encoding
+    os sys re io csv json time datetime date path pathlib subprocess shutil stat tarfile gzip
+    hashlib random string socket sqlite3 pytest unittest main test tests app tmp var etc usr
+    bin lib opt srv root home run log logs data file files name names value key user group
+    bash sh cat cd ls cp mv rm echo printf make git tar python python3 pip grep sed awk sort
+    find kill sleep set read export source true false none null solution environment
+""".split())
 _MAX_TRIES = 200
 
 LEAD_INS = (
@@ -101,6 +116,7 @@ class TokenSpec:
     suffix: str = ""
     upper: bool = False
     only: tuple[str, ...] = ()
+    also: tuple[tuple[str, tuple[str, ...]], ...] = ()   # choice companions: (token, values)
 
     def applies_to(self, rel: str) -> bool:
         return not self.only or any(fnmatch.fnmatch(rel, g) for g in self.only)
@@ -203,10 +219,10 @@ def load_seed(path: str | os.PathLike) -> Seed:
         raise bad("tokens must be a non-empty list of {token, draw} mappings")
     tokens = [_parse_token(t, i, bad) for i, t in enumerate(raw_tokens)]
     seen: set[str] = set()
-    for t in tokens:
-        if t.token in seen:
-            raise bad(f"token {t.token!r} is declared twice")
-        seen.add(t.token)
+    for tok in [x for t in tokens for x in (t.token, *(o for o, _ in t.also))]:
+        if tok in seen:
+            raise bad(f"token {tok!r} is declared twice")
+        seen.add(tok)
 
     phrasings = spec.get("phrasings")
     if (not isinstance(phrasings, list) or len(phrasings) < 2
@@ -220,9 +236,9 @@ def load_seed(path: str | os.PathLike) -> Seed:
     files = _read_tree(path)
     corpus = "\n".join([task.instruction, *phrasings, *files,
                         *(c for c in files.values() if isinstance(c, str))])
-    for t in tokens:
-        if not _token_re([t.token]).search(corpus):
-            raise bad(f"token {t.token!r} never occurs as a whole token in the seed")
+    for tok in seen:
+        if not _token_re([tok]).search(corpus):
+            raise bad(f"token {tok!r} never occurs as a whole token in the seed")
     named = [t.token for t in tokens if _token_re([t.token]).search(task.instruction)]
     if not named:
         raise bad("instruction.md names none of the tokens, so a mutant's instruction could not "
@@ -267,6 +283,9 @@ def _parse_token(raw: Any, i: int, bad) -> TokenSpec:
     if not isinstance(tok, str) or not tok.strip() or tok != tok.strip() or "\n" in tok:
         raise bad(f"{where}: token must be a non-empty string without surrounding spaces")
     where = f"{where} ({tok!r})"
+    if tok in _RESERVED:
+        raise bad(f"{where}: too common a word to rename safely (it would hit code and prose); "
+                  f"rename a more specific identifier")
     draw = raw.get("draw")
     if draw not in DRAWS:
         raise bad(f"{where}: draw must be one of {', '.join(DRAWS)}, got {draw!r}")
@@ -285,8 +304,18 @@ def _parse_token(raw: Any, i: int, bad) -> TokenSpec:
                 or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in values)):
             raise bad(f"{where}: choice needs values: a list of at least 2 strings")
         kw["values"] = tuple(str(v) for v in values)
-    elif "values" in raw:
-        raise bad(f"{where}: values only applies to draw: choice")
+        also = raw.get("also", {})
+        if not isinstance(also, dict):
+            raise bad(f"{where}: also must map companion tokens to lists of values")
+        pairs = []
+        for other, vals in also.items():
+            if (not isinstance(vals, list) or len(vals) != len(values)
+                    or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in vals)):
+                raise bad(f"{where}: also[{other!r}] needs one value per entry of values")
+            pairs.append((str(other), tuple(str(v) for v in vals)))
+        kw["also"] = tuple(pairs)
+    elif "values" in raw or "also" in raw:
+        raise bad(f"{where}: values and also only apply to draw: choice")
     for key in ("parts", "n"):
         if key in raw:
             v = raw[key]
@@ -372,8 +401,10 @@ def mutate_seed(seed: Seed, rng: random.Random, dest: str | os.PathLike, name: s
     values: dict[str, str] = {}
     taken: set[str] = set()
     for t in seed.tokens:
-        values[t.token] = _draw_value(t, rng, corpus_lower, taken, seed.name)
+        values[t.token], core = _draw_value(t, rng, corpus_lower, taken, seed.name)
         taken.add(values[t.token].lower())
+        for other, vals in t.also:  # companions follow the same choice
+            values[other] = vals[t.values.index(core)]
     params["tokens"] = dict(values)
 
     # 4. rename everything, consistently
@@ -491,7 +522,8 @@ def _check_generated_path(seed_name: str, rel: Any) -> str:
 
 
 def _draw_value(t: TokenSpec, rng: random.Random, corpus_lower: str, taken: set[str],
-                seed_name: str) -> str:
+                seed_name: str) -> tuple[str, str]:
+    """(value with prefix and suffix, the bare draw)."""
     for _ in range(_MAX_TRIES):
         if t.draw == "word":
             core = pick(rng, WORDS)
@@ -515,7 +547,7 @@ def _draw_value(t: TokenSpec, rng: random.Random, corpus_lower: str, taken: set[
             continue
         if t.draw != "int" and _token_re([low]).search(corpus_lower):
             continue
-        return value
+        return value, core
     raise ConfigError(f"seed {seed_name}: seed.yaml: token {t.token!r}: no fresh value in "
                       f"{_MAX_TRIES} draws (widen its range or values)")
 
@@ -531,6 +563,8 @@ def _mapping(tokens: list[TokenSpec], values: dict[str, str], rel: str | None) -
         if rel is not None and not t.applies_to(rel):
             continue
         m[t.token] = values[t.token]
+        for other, _vals in t.also:
+            m[other] = values[other]
         if t.upper:
             m.setdefault(t.token.upper(), values[t.token].upper())
     return m
