@@ -1126,4 +1126,5 @@ def test_missing_pid():
     assert r.stderr.strip()
 """
     return Step(instruction, solution, tests, run=_one(run),
-                params={"script": script, "fields": fields, "format": fmt, "var": var})
+                params={"script": script, "fields": fields, "format": fmt, "var": var,
+                        "with_user": with_user})
