@@ -1153,26 +1153,36 @@ def snapshot_tree(rng: random.Random, inp: Artifact | None) -> Step:
         kept = {r: c for r, c in tree.items() if not r.endswith(".tmp")}
     patterns = [f"*.{e}" for e in junk_exts]
     name, email = pick(rng, _authors(rng, 3))
-    message = pick(rng, ("Initial snapshot", "Import existing files", f"First commit of {root.rsplit('/', 1)[1]}"))
+    base = root.rsplit("/", 1)[1]
+    repo = pick(rng, (f"/srv/git/{base}", f"/app/{base}-repo", f"/opt/repos/{base}"))
+    message = pick(rng, ("Initial snapshot", "Import existing files", f"First commit of {base}"))
     branch = pick(rng, ("main", "trunk", "main"))
     instruction = phrasing(
         rng,
-        "Put the directory `{root}` under version control: make it a git repository whose "
-        "branch is named `{branch}`, add a `.gitignore` that ignores {pats}, and create one "
-        "commit containing `.gitignore` and every other file, with the author `{name} <{email}>` "
-        "and the message `{msg}`. The ignored files must stay on disk, untracked. Afterwards "
-        "`git status --porcelain` must print nothing.",
-        "Turn `{root}` into a git repository (initial branch `{branch}`). Files matching {pats} "
-        "must be ignored via `.gitignore` (keep them on disk). Commit everything else plus the "
-        "`.gitignore` in a single commit authored by `{name} <{email}>` with the commit message "
-        "`{msg}`. The working tree must end up clean.",
-        "Snapshot `{root}` with git: `git init` with the branch `{branch}`, a `.gitignore` "
-        "ignoring {pats}, and exactly one commit (`{msg}`, author {name} <{email}>) holding all "
-        "non-ignored files and the `.gitignore`.",
-        root=root, branch=branch, pats=" and ".join(f"`{p}`" for p in patterns), name=name,
-        email=email, msg=message,
+        "Put the files of `{root}` under version control without touching that directory: "
+        "create a new git repository at `{repo}` whose branch is named `{branch}`, copy every "
+        "file of `{root}` into it (same relative paths), add a `.gitignore` that ignores {pats}, "
+        "and create one commit containing `.gitignore` and every other file, with the author "
+        "`{name} <{email}>` and the message `{msg}`. The ignored files must be present in "
+        "`{repo}` but untracked. Afterwards `git status --porcelain` in `{repo}` must print "
+        "nothing, and `{root}` must be unchanged (no `.git` or `.gitignore` added there).",
+        "Import `{root}` into a new git repository at `{repo}` (initial branch `{branch}`): "
+        "the repository's work tree gets a copy of all files of `{root}`, with the same layout; "
+        "`{root}` itself stays as it is. Files matching {pats} are copied but must be ignored via "
+        "`.gitignore`. Commit everything else plus the `.gitignore` in a single commit authored "
+        "by `{name} <{email}>` with the commit message `{msg}`. The work tree must end up "
+        "clean.",
+        "Snapshot the contents of `{root}` into a fresh git repository at `{repo}` (leave "
+        "`{root}` untouched): copy the files over, `git init` with the branch `{branch}`, a "
+        "`.gitignore` ignoring {pats} (those files are copied too, but stay untracked), and "
+        "exactly one commit (`{msg}`, author {name} <{email}>) holding all non-ignored files and "
+        "the `.gitignore`.",
+        root=root, repo=repo, branch=branch, pats=" and ".join(f"`{p}`" for p in patterns),
+        name=name, email=email, msg=message,
     )
-    solution = f"""cd {sh_quote(root)}
+    solution = f"""mkdir -p {sh_quote(repo)}
+cp -a {sh_quote(root)}/. {sh_quote(repo)}/
+cd {sh_quote(repo)}
 git init -q -b {branch}
 printf '%s\\n' {' '.join(sh_quote(p) for p in patterns)} > .gitignore
 git add -A
@@ -1180,9 +1190,10 @@ git -c user.name={sh_quote(name)} -c user.email={sh_quote(email)} commit -q -m {
 """
     expected = dict(kept)
     expected[".gitignore"] = None
-    tests = _tests(root, f"""
+    tests = _tests(repo, f"""
 import os
 
+ROOT = {root!r}
 KEPT = {py(dict(sorted(kept.items())))}
 IGNORED = {py(sorted(set(tree) - set(kept)))}
 
@@ -1211,6 +1222,13 @@ def test_ignored_files_kept():
         r = subprocess.run(["git", "-C", REPO, "check-ignore", "-q", path])
         assert r.returncode == 0, path
     assert git("status", "--porcelain") == ""
+
+
+def test_source_untouched():
+    assert not os.path.exists(os.path.join(ROOT, ".git"))
+    for path, content in KEPT.items():
+        with open(os.path.join(ROOT, path), "rb") as f:
+            assert f.read() == content.encode(), path
 """)
     return Step(instruction, solution, tests, files=files,
-                params={"root": root, "patterns": patterns, "branch": branch})
+                params={"root": root, "repo": repo, "patterns": patterns, "branch": branch})
