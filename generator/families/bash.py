@@ -469,7 +469,7 @@ echo "errors: $errors"
 
 BUGGY_BATCHES = """#!/bin/bash
 # usage: {name} TOTAL SIZE
-# Print the {unit}es that cover items 1..TOTAL, SIZE items each, one per line as START-END.
+# Print the {units} that cover items 1..TOTAL, SIZE items each, one per line as START-END.
 total=$1
 size=$2
 i=0
@@ -482,7 +482,7 @@ done
 
 FIXED_BATCHES = """#!/bin/bash
 # usage: {name} TOTAL SIZE
-# Print the {unit}es that cover items 1..TOTAL, SIZE items each, one per line as START-END.
+# Print the {units} that cover items 1..TOTAL, SIZE items each, one per line as START-END.
 if [ $# -ne 2 ] || ! [[ $1 =~ ^[0-9]+$ ]] || ! [[ $2 =~ ^[1-9][0-9]*$ ]]; then
   echo "usage: $0 TOTAL SIZE" >&2
   exit 2
@@ -625,16 +625,17 @@ def test_missing_file(tmp_path):
     assert r.stderr.strip()
 """
     else:
-        unit = pick(rng, ("batch", "page", "chunk"))
-        name = f"{unit}es"
+        unit, units = pick(rng, (("batch", "batches"), ("page", "pages"), ("chunk", "chunks")))
+        name = units
         script = f"{d}/{name}.sh"
-        buggy, fixed = BUGGY_BATCHES.format(name=name, unit=unit), FIXED_BATCHES.format(name=name, unit=unit)
+        buggy, fixed = (BUGGY_BATCHES.format(name=name, unit=unit, units=units),
+                        FIXED_BATCHES.format(name=name, unit=unit, units=units))
         cases = []
         for total, size in ((rng.randint(10, 40), rng.randint(3, 7)), (rng.randint(2, 5), 10),
                             (12, 4), (0, 3), (1, 1)):
             expected = "".join(f"{s}-{min(s + size - 1, total)}\n" for s in range(1, total + 1, size))
             cases.append([str(total), str(size), expected])
-        spec = (f"`{script} TOTAL SIZE` prints the {unit}es covering items 1..TOTAL with SIZE items "
+        spec = (f"`{script} TOTAL SIZE` prints the {units} covering items 1..TOTAL with SIZE items "
                 f"per {unit}: one line `START-END` per {unit} (1-based, inclusive, the last {unit} "
                 f"ends at TOTAL), e.g. `10 4` gives `1-4`, `5-8`, `9-10`. TOTAL = 0 prints nothing "
                 f"and exits 0. TOTAL must be a non-negative integer and SIZE a positive integer; "

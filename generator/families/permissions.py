@@ -201,9 +201,9 @@ def special_bits(rng: random.Random, inp: Artifact | None) -> Step:
         0o1773: "owner and group have full access, others may create files but not list it",
     }[drop_mode]
     helper_desc = {
-        0o4755: "everybody may run it",
-        0o4750: "only the owner and members of the group may run it; others have no access",
-        0o4711: "everybody may run it but only the owner may read it",
+        0o4755: "everybody may read and run it",
+        0o4750: "the group's members may read and run it; others have no access at all",
+        0o4711: "everybody may run it, but nobody except the owner may read it",
     }[helper_mode]
     if rng.random() < 0.5:
         instruction = phrasing(
@@ -481,7 +481,8 @@ def chown_tree(rng: random.Random, inp: Artifact | None) -> Step:
         "specific rows win over their parent's). Symlinks inside the tree must not cause files "
         "outside `{root}` to change owner.",
         "Ownership under `{root}` is wrong: everything belongs to root. Use `{csv}` (header "
-        "`path,owner,group`) to fix it recursively for each listed path; when a path and one of "
+        "`path,owner,group`, paths relative to `{root}`) to fix it recursively for each listed "
+        "path; when a path and one of "
         "its subdirectories are both listed, the subdirectory's row applies to it. Leave anything "
         "outside `{root}` (including symlink targets) untouched.",
         csv=csv_path, root=root,
