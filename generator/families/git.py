@@ -227,9 +227,12 @@ class History:
         spec = {"path": self.path, "ops": self.ops,
                 "global_config": {"user.name": identity[0], "user.email": identity[1],
                                   "init.defaultBranch": "main", "advice.detachedHead": "false"}}
+        # the interpreter is the same for every repository; the operations file is named after
+        # the repository so that two steps of one task never write different content to one path
+        ops = f"/tmp/gitbuild-{self.path.strip('/').replace('/', '-')}.json"
         files = {"/tmp/gitbuild.py": GITBUILD_PY,
-                 "/tmp/gitbuild.json": json.dumps(spec, indent=1, ensure_ascii=False) + "\n"}
-        run = ["python3 /tmp/gitbuild.py /tmp/gitbuild.json && rm -f /tmp/gitbuild.py /tmp/gitbuild.json"]
+                 ops: json.dumps(spec, indent=1, ensure_ascii=False) + "\n"}
+        run = [f"python3 /tmp/gitbuild.py {ops} && rm -f {ops}"]
         return files, run
 
 
