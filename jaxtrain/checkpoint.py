@@ -147,3 +147,82 @@ def tokenizer_dir(ckpt_dir: str | os.PathLike) -> Path | None:
 
 def remove_checkpoint(ckpt_dir: str | os.PathLike) -> None:
     shutil.rmtree(ckpt_dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------- training checkpoints
+TRAIN_ITEMS = ("model", "opt_state", "data_iter", "meta")
+TRAIN_META_SCHEMA = "termforge.train/1"
+
+
+def train_manager(ckpt_dir: str | os.PathLike, *, max_to_keep: int | None = 3, async_save: bool = True):
+    """A CheckpointManager for training: items model, opt_state, data_iter (Grain, one JSON file per
+    process), meta (JSON). `termforge export` reads the same directory (items model + meta)."""
+    import grain.checkpoint  # noqa: F401 - registers CheckpointSave/CheckpointRestore with Orbax
+    import orbax.checkpoint as ocp
+
+    return ocp.CheckpointManager(
+        Path(ckpt_dir).absolute(),
+        item_names=TRAIN_ITEMS,
+        options=ocp.CheckpointManagerOptions(create=True, max_to_keep=max_to_keep,
+                                             enable_async_checkpointing=async_save),
+    )
+
+
+def _iter_state_holder(state: Any = None):
+    """A Grain DatasetIterator that only carries a JSON state, for grain's Orbax handler.
+
+    Saving a frozen copy (not the live iterator) keeps an async save exact while training
+    goes on.
+    """
+    import grain
+
+    class _IterState(grain.DatasetIterator):
+        def __init__(self, s):
+            super().__init__()
+            self.state = s
+
+        def __next__(self):
+            raise StopIteration
+
+        def get_state(self):
+            return self.state
+
+        def set_state(self, s):
+            self.state = s
+
+    return _IterState(state)
+
+
+def save_train_state(mngr, step: int, *, params: Any, opt_state: Any, data_state: dict[str, Any],
+                     meta: dict[str, Any]) -> None:
+    """Save one training step (async when the manager is): pure-dict params and optimizer state."""
+    import grain
+    import orbax.checkpoint as ocp
+
+    meta = dict(meta)
+    meta.setdefault("schema", TRAIN_META_SCHEMA)
+    mngr.save(step, args=ocp.args.Composite(
+        model=ocp.args.StandardSave(params),
+        opt_state=ocp.args.StandardSave(opt_state),
+        data_iter=grain.checkpoint.CheckpointSave(_iter_state_holder(data_state)),
+        meta=ocp.args.JsonSave(meta),
+    ), force=True)
+
+
+def restore_train_state(mngr, step: int, *, params_target: Any, opt_target: Any) -> dict[str, Any]:
+    """{"model", "opt_state", "data_iter", "meta"} of `step`; targets carry shapes, dtypes, shardings."""
+    import grain
+    import orbax.checkpoint as ocp
+
+    holder = _iter_state_holder()
+    try:
+        out = mngr.restore(step, args=ocp.args.Composite(
+            model=ocp.args.StandardRestore(params_target),
+            opt_state=ocp.args.StandardRestore(opt_target),
+            data_iter=grain.checkpoint.CheckpointRestore(holder),
+            meta=ocp.args.JsonRestore(),
+        ))
+    except Exception as exc:  # noqa: BLE001 - orbax raises many kinds
+        raise ConfigError(f"{mngr.directory}: cannot restore training step {step} "
+                          f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]})") from None
+    return {"model": out["model"], "opt_state": out["opt_state"], "data_iter": holder.state, "meta": out["meta"]}

@@ -91,8 +91,42 @@ def tokenizer_cmd(
     stdout.print(f"tokenizer -> {out}: vocab {info['vocab_size']}, special tokens {info['special_tokens']}")
 
 
+def train_cmd(
+    config: Path = typer.Argument(..., help="Training config YAML (e.g. configs/train/tiny.yaml)."),
+    overrides: List[str] = typer.Option([], "--set", help="Override a config key: --set train.steps=30 (repeatable)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default: runs/<config name>)."),
+    init_from: Optional[str] = typer.Option(None, "--init-from", help="Start from a Hugging Face dir or checkpoint."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress line (logs only)."),
+) -> None:
+    """Supervised fine-tuning of a Qwen3 model on shard sets (curriculum, sharding, exact resume)."""
+    from termforge.jaxtrain.train_config import load_train_config
+    from termforge.ui import console, stdout
+
+    cfg = load_train_config(config, overrides)
+    if init_from is not None:
+        cfg = cfg.replace(init_from=init_from)
+    run_dir = out or Path("runs") / Path(config).stem
+    from termforge.jaxtrain.train import train
+
+    s = train(cfg, run_dir, progress=not no_progress, log=lambda m: console.print(m, soft_wrap=True))
+    import jax
+
+    if jax.process_index() != 0:
+        return
+    stage_txt = ", ".join(f"{st['name']} {st['steps']}x{st['batch_size']}x{st['seq_len']}" for st in s["stages"])
+    ev = f", eval {s['eval_loss']:.4f}" if s["eval_loss"] is not None else ""
+    resumed = f", resumed from step {s['resumed_from']}" if s["resumed_from"] is not None else ""
+    loss = (f"loss {s['first_loss']:.4f} -> {s['final_loss']:.4f}" if s["final_loss"] is not None
+            else "nothing left to train")
+    stdout.print(f"trained {s['steps']} steps ({stage_txt}) in {s['wall_s']:.1f}s{resumed}: {loss}{ev}, "
+                 f"{s['tokens_per_s']:,.0f} tok/s, mfu {100 * s['mfu']:.2f}%, padding efficiency "
+                 f"{100 * (s['padding_efficiency'] or 0):.1f}% -> {s['run_dir']}"
+                 + (f" (hf: {s['hf_dir']})" if s["hf_dir"] else ""), soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     """Add this part's subcommands to the `termforge` app."""
     app.command("import-hf")(import_hf)
     app.command("export")(export)
     app.command("tokenizer")(tokenizer_cmd)
+    app.command("train")(train_cmd)
