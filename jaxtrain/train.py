@@ -292,9 +292,11 @@ def _abstract_target(state, shardings):
                         _tree_to_pure(state), _tree_to_pure(shardings))
 
 
-def _crash_hook(step: int) -> None:
+def _crash_hook(step: int, mngr) -> None:
+    """Test hook: SIGKILL this process after `step` once its checkpoints are on disk (a preemption)."""
     at = os.environ.get(CRASH_ENV)
     if at and int(at) == step:
+        mngr.wait_until_finished()
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -522,7 +524,7 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike, *, progress: bool = True
                         every = cfg.checkpoint.every
                         if (every and step % every == 0) or step == n_steps:
                             save(step, stage, state)
-                        _crash_hook(step)
+                        _crash_hook(step, mngr)
                 finally:
                     prefetch.close()
     finally:
