@@ -16,6 +16,9 @@ def gen(
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same tasks."),
     skills: Optional[str] = typer.Option(None, "--skills",
                                          help="Comma-separated categories or sub-skills to draw from."),
+    families: Optional[str] = typer.Option(None, "--families", help="Skill mode: only these families."),
+    exclude_families: Optional[str] = typer.Option(None, "--exclude-families",
+                                                   help="Skill mode: never these families."),
     seeds_dir: Optional[Path] = typer.Option(None, "--seeds-dir", help="Seed tasks for --mode seed."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Verification trials in parallel."),
     decontaminate: list[Path] = typer.Option([], "--decontaminate",
@@ -61,7 +64,8 @@ def gen(
             raise ConfigError("--mode llm needs --llm-base-url and --llm-model")
         llm = LLMOptions(base_url=llm_base_url, model=llm_model, api_key_env=llm_api_key_env)
     opts = GenOptions(mode=mode, n=n, out=out, seed=seed,
-                      skills=tuple(s.strip() for s in (skills or "").split(",") if s.strip()),
+                      skills=_names(skills),
+                      families=_names(families), exclude_families=_names(exclude_families),
                       seeds_dir=seeds_dir, jobs=jobs, decontaminate=tuple(decontaminate),
                       verify_runs=verify_runs, keep_rejected=keep_rejected, steps=steps, llm=llm)
     client()
@@ -131,6 +135,10 @@ def curate(
     if report["balance"].get("under_represented"):
         stdout.print(f"under-represented: {', '.join(report['balance']['under_represented'])}")
     stdout.print(f"curate: kept {report['kept']}/{report['input']} trajectories → {out / 'curated.jsonl'}")
+
+
+def _names(csv: str | None) -> tuple[str, ...]:
+    return tuple(s.strip() for s in (csv or "").split(",") if s.strip())
 
 
 def register(app: typer.Typer) -> None:

@@ -48,6 +48,8 @@ class GenOptions:
     out: Path
     seed: int = 0
     skills: tuple[str, ...] = ()
+    families: tuple[str, ...] = ()          # skill mode: only these families (default: all)
+    exclude_families: tuple[str, ...] = ()  # skill mode: never these (e.g. held out for evaluation)
     seeds_dir: Path | None = None
     jobs: int = 1
     decontaminate: tuple[Path, ...] = ()
@@ -87,7 +89,7 @@ class Record:
 def make_drawer(opts: GenOptions) -> Drawer:
     if opts.mode == "skill":
         taxonomy = load_taxonomy()
-        families = all_families()
+        families = select_families(all_families(), opts.families, opts.exclude_families)
         allowed = taxonomy.resolve(list(opts.skills)) if opts.skills else None
 
         def draw_skill(i: int, rng: random.Random, dest: Path, name: str) -> Task:
@@ -115,6 +117,16 @@ def make_drawer(opts: GenOptions) -> Drawer:
 
         return make_llm_drawer(opts)
     raise ConfigError(f"unknown generation mode {opts.mode!r}; choose skill, seed or llm")
+
+
+def select_families(families: dict, include: tuple[str, ...], exclude: tuple[str, ...]) -> dict:
+    for name in (*include, *exclude):
+        if name not in families:
+            raise ConfigError(f"unknown task family {name!r}; see `termforge gen --list-families`")
+    chosen = {k: v for k, v in families.items() if (not include or k in include) and k not in exclude}
+    if not chosen:
+        raise ConfigError("no task family left after --families/--exclude-families")
+    return chosen
 
 
 def _seed_skills(seed) -> list[str]:
@@ -295,6 +307,7 @@ def generate(opts: GenOptions, *, on_record: Callable[[Record], None] | None = N
 def _check_run_config(out: Path, opts: GenOptions) -> None:
     """A run directory belongs to one (mode, seed, skills): continuing with others would mix runs."""
     key = {"mode": opts.mode, "seed": opts.seed, "skills": sorted(opts.skills),
+           "families": sorted(opts.families), "exclude_families": sorted(opts.exclude_families),
            "steps": {str(k): v for k, v in opts.steps.items()}, "generator_version": GENERATOR_VERSION,
            "seeds_dir": str(opts.seeds_dir) if opts.seeds_dir else None}
     path = out / "run.json"

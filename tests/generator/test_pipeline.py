@@ -158,3 +158,17 @@ def test_cli_bad_skill_is_one_line(tmp_path):
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "unknown skill 'nonsense'" in lines[0]
+
+
+def test_family_selection(tmp_path):
+    from termforge.generator.pipeline import select_families
+    from termforge.generator.registry import all_families
+
+    fams = all_families()
+    some = tuple(sorted(fams)[:2])
+    assert set(select_families(fams, some, ())) == set(some)
+    assert not set(select_families(fams, (), some)) & set(some)
+    with pytest.raises(ConfigError, match="unknown task family 'nope'"):
+        select_families(fams, ("nope",), ())
+    with pytest.raises(ConfigError, match="no task family left"):
+        select_families(fams, some, some)
