@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "termforge.generator.commands",
     "termforge.corpus_commands",
     "termforge.eval.commands",
+    "termforge.demo_commands",
 )
 
 for _name in _COMMAND_MODULES:
