@@ -155,8 +155,10 @@ def serve(
     """Serve a local model as an OpenAI-compatible /v1/chat/completions endpoint."""
     from termforge.eval.engine import load_local_model
     from termforge.eval.server import serve_forever
+    from termforge.executor.commands import _sigterm_as_interrupt
     from termforge.ui import console, stdout
 
+    _sigterm_as_interrupt()
     with console.status(f"loading {model} …"):
         lm = load_local_model(model, tokenizer=tokenizer, slots=slots, max_context=max_context)
     name = model_name or lm.name
@@ -167,6 +169,8 @@ def serve(
 
     try:
         serve_forever(lm, host=host, port=port, model_name=name, on_ready=ready)
+    except KeyboardInterrupt:  # uvicorn stops gracefully, then re-raises the signal: the normal end
+        pass
     finally:
         lm.close()
     stdout.print(f"serve: stopped after {lm.decoder.stats['requests']} requests, "
