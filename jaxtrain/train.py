@@ -197,7 +197,7 @@ def make_train_step(*, grad_accum: int, remat: str, schedule, mesh=None, rules=N
                 zeros = jax.tree.map(jnp.zeros_like, params)
                 (lsum, grads), _ = jax.lax.scan(body, (jnp.float32(0.0), zeros), micro_batches)
             grads = jax.tree.map(lambda g: g / denom, grads)
-            grad_norm = optax.global_norm(grads)
+            grad_norm = optax.tree.norm(grads)
             lr = schedule(opt.step[...])
             opt.update(model, grads)
             return {"loss": lsum / denom, "grad_norm": grad_norm, "lr": lr, "tokens": tokens,
@@ -522,7 +522,7 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike, *, progress: bool = True
                                          f"{rec['tokens_per_s']:,.0f} tok/s"
                                          + (f" eval {eval_loss:.4f}" if eval_loss is not None else ""))
                         every = cfg.checkpoint.every
-                        if (every and step % every == 0) or step == n_steps:
+                        if cfg.checkpoint.enabled and ((every and step % every == 0) or step == n_steps):
                             save(step, stage, state)
                         _crash_hook(step, mngr)
                 finally:

@@ -18,7 +18,7 @@ Schema (see configs/train/tiny.yaml and docs/training.md):
     data:   {shards, eval_shards, tokenizer, seed, overlength, num_readers, read_threads, ...}
     train:  {steps, seq_len, batch_size, attention_impl, grad_accum, remat, param_dtype, ...}
     optimizer: {lr, min_lr_ratio, warmup_steps, weight_decay, b1, b2, eps, grad_clip}
-    checkpoint: {every, max_to_keep, async_save, export_hf}
+    checkpoint: {enabled, every, max_to_keep, async_save, export_hf}
     curriculum: [{name, steps, seq_len, batch_size, attention_impl, filter: {...}}, ...]
 """
 
@@ -112,6 +112,7 @@ class OptimizerConfig:
 
 @dataclasses.dataclass(frozen=True)
 class CheckpointConfig:
+    enabled: bool = True  # false: no checkpoints at all (throw-away runs, benchmarks)
     every: int = 100  # save every N steps (and always at the end); 0 = only at the end
     max_to_keep: int = 3
     async_save: bool = True
