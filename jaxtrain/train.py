@@ -65,8 +65,8 @@ def maybe_initialize_distributed() -> dict[str, Any]:
         if n > 1:
             if not 0 <= pid < n:
                 raise ConfigError(f"JAX_PROCESS_ID must be in [0, {n}) when JAX_NUM_PROCESSES={n}")
-            if env.get("JAX_PLATFORMS", "").startswith("cpu") or not _has_accelerator_env():
-                jax.config.update("jax_cpu_collectives_implementation", "gloo")
+            # CPU devices need a collectives implementation across processes; accelerators ignore it
+            jax.config.update("jax_cpu_collectives_implementation", "gloo")
             jax.distributed.initialize(coordinator_address=env["JAX_COORDINATOR_ADDRESS"], num_processes=n,
                                        process_id=pid)
             return {"mode": "explicit", "num_processes": n, "process_id": pid}
@@ -77,11 +77,6 @@ def maybe_initialize_distributed() -> dict[str, Any]:
         jax.distributed.initialize()
         return {"mode": "auto"}
     return {"mode": "single"}
-
-
-def _has_accelerator_env() -> bool:
-    env = os.environ
-    return bool(env.get("CUDA_VISIBLE_DEVICES") or env.get("TPU_WORKER_HOSTNAMES") or env.get("TPU_NAME"))
 
 
 # --------------------------------------------------------------------------- optimizer
@@ -255,11 +250,18 @@ def _global_batch(batch: dict, sharding) -> dict:
             for k in BATCH_KEYS}
 
 
+def resolve_init(init: str | None) -> str | None:
+    """An init source: a HF dir (config.json), a checkpoint dir, or a run dir (its checkpoints/)."""
+    if init and not (Path(init) / "config.json").exists() and (Path(init) / CKPT_SUBDIR).is_dir():
+        return str(Path(init) / CKPT_SUBDIR)
+    return init
+
+
 def _model_config(cfg: TrainConfig, first_stage: Stage):
     """The Qwen3Config of this run (checked, no arrays made)."""
     from termforge.jaxtrain.config import Qwen3Config, load_config
 
-    init = cfg.init_from
+    init = resolve_init(cfg.init_from)
     if init and (Path(init) / "config.json").exists():
         mc = Qwen3Config.from_hf_json(init)
     elif init:
@@ -307,11 +309,17 @@ class _Progress:
 
     total: int
     enabled: bool
+    log: Callable[[str], None] | None = None
     _prog: Any = None
     _task: Any = None
+    _every: int = 1
 
     def __enter__(self):
-        if self.enabled:
+        from termforge.ui import console
+
+        if self.enabled and not console.is_terminal:  # logs (CI, SLURM): a plain line every ~10%
+            self._every = max(1, self.total // 10)
+        elif self.enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             from termforge.ui import console
@@ -326,6 +334,8 @@ class _Progress:
     def update(self, step: int, text: str) -> None:
         if self._prog is not None:
             self._prog.update(self._task, completed=step, description=text)
+        elif self.enabled and self.log is not None and text and (step % self._every == 0 or step == self.total):
+            self.log(f"step {step}/{self.total} {text}")
 
     def __exit__(self, *a):
         if self._prog is not None:
@@ -383,19 +393,20 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike, *, progress: bool = True
 
     abstract_model = nnx.eval_shape(build_model)
     model_shardings = state_shardings(nnx.state(abstract_model, nnx.Param), mesh, rules)
-    if latest is None and cfg.init_from:
-        if (Path(cfg.init_from) / "config.json").exists():
+    init_from = resolve_init(cfg.init_from)
+    if latest is None and init_from:
+        if (Path(init_from) / "config.json").exists():
             from termforge.jaxtrain.hf import from_pretrained
 
-            model = from_pretrained(cfg.init_from, dtype=mcfg.param_dtype, compute_dtype=mcfg.dtype, mesh=mesh,
+            model = from_pretrained(init_from, dtype=mcfg.param_dtype, compute_dtype=mcfg.dtype, mesh=mesh,
                                     rules=rules, attention_impl=mcfg.attention_impl)
             object.__setattr__(model, "config", mcfg)
         else:
-            model, _ = ckpt.restore_model(cfg.init_from, mesh=mesh, rules=rules, param_dtype=mcfg.param_dtype,
+            model, _ = ckpt.restore_model(init_from, mesh=mesh, rules=rules, param_dtype=mcfg.param_dtype,
                                           dtype=mcfg.dtype, attention_impl=mcfg.attention_impl)
         if mcfg.remat:
             object.__setattr__(model, "config", model.config.replace(remat=True))
-        init_source = str(cfg.init_from)
+        init_source = str(init_from)
     elif latest is None:
         model = create_sharded(build_model, mesh, rules)
         init_source = f"random (seed {cfg.seed})"
@@ -429,7 +440,7 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike, *, progress: bool = True
     n_params = count_params(model)
     writer = MetricsWriter(run_dir, resume_step=step if latest is not None else None) if pidx == 0 else None
     if pidx == 0:
-        (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        (run_dir / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
     batch_sharding = jax.sharding.NamedSharding(mesh, logical_to_spec(("batch", "length"), rules, mesh))
     remat = cfg.train.remat
     train_step = make_train_step(grad_accum=cfg.train.grad_accum, remat=remat, schedule=schedule, mesh=mesh,
@@ -473,7 +484,7 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike, *, progress: bool = True
         f"{' '.join(f'{a}={v}' for a, v in dims.items())} ({jax.device_count()} {jax.devices()[0].platform} devices, "
         f"{pcount} process{'es' if pcount > 1 else ''}), {n_steps} steps in {len(plan)} stage(s), init {init_source}")
     try:
-        with _Progress(n_steps, progress and pidx == 0) as bar:
+        with _Progress(n_steps, progress and pidx == 0, say) as bar:
             bar.update(step, "")
             for stage in plan:
                 if step >= stage.end:

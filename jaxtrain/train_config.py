@@ -536,5 +536,5 @@ def check_against_devices(cfg: TrainConfig, n_devices: int, process_count: int =
     if not Path(cfg.data.tokenizer).is_dir():
         raise ConfigError(f"tokenizer directory {cfg.data.tokenizer} not found (data.tokenizer)")
     if cfg.init_from and not Path(cfg.init_from).exists():
-        raise ConfigError(f"init_from {cfg.init_from} not found")
+        raise ConfigError(f"init_from {cfg.init_from} not found (a Hugging Face dir, a checkpoint dir or a run dir)")
     return dims

@@ -112,16 +112,25 @@ def test_run_dir_contents_and_summary_line(runs):
         assert (d / "hf" / name).exists(), name
 
 
-def test_export_reads_the_training_checkpoint_and_transformers_loads_it(runs, tmp_path):
+def test_export_reads_the_training_checkpoint(runs, tmp_path):
     d = runs["dir"] / "straight"
     res = subprocess.run([EXE, "export", str(d / "checkpoints"), str(tmp_path / "hf")], capture_output=True,
                          text=True, timeout=180)
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "hf" / "model.safetensors").read_bytes() == (d / "hf" / "model.safetensors").read_bytes()
-    import torch
-    import transformers
+    assert json.loads((tmp_path / "hf" / "config.json").read_text())["vocab_size"] == 512
 
-    model = transformers.AutoModelForCausalLM.from_pretrained(d / "hf")
-    with torch.no_grad():
-        logits = model(torch.tensor([[1, 5, 9, 2]])).logits
-    assert logits.shape == (1, 4, 512)
+
+@pytest.mark.parametrize("source", [pytest.param("hf", marks=pytest.mark.slow), "run_dir"])
+def test_init_from_hf_dir_or_run_dir(runs, corpus, jax_cache, tmp_path, source):
+    """--init-from loads the trained weights: the first loss is the trained model's, not a random one's."""
+    d = runs["dir"] / "straight"
+    init = d / "hf" if source == "hf" else d  # a run dir means its latest checkpoint
+    args = small_run_args(corpus, steps=1) + ["--set", "checkpoint.enabled=false", "--set", "checkpoint.export_hf=false",
+                                              "--set", "optimizer.warmup_steps=0", "--init-from", str(init)]
+    res = run_train(args, tmp_path / "ft", train_env(jax_cache))
+    assert res.returncode == 0, res.stderr[-3000:]
+    first = losses(tmp_path / "ft")[0][1]
+    random_first, trained_last = losses(d)[0][1], losses(d)[-1][1]
+    assert first < random_first - 0.5 and abs(first - trained_last) < 1.0
+    assert f"init {init if source == 'hf' else init / 'checkpoints'}" in res.stderr
