@@ -119,3 +119,22 @@ def test_cli_bad_input_is_one_line_before_compiling(case, dirs, tmp_path):
     assert lines[0].startswith("error: ") and expect in lines[0], lines[0]
     assert "Traceback" not in res.stderr and res.stdout == ""
     assert not (tmp_path / "run" / "checkpoints").exists()  # nothing was set up, let alone compiled
+
+
+def test_stage_switches_attention_impl_of_every_layer():
+    from flax import nnx
+
+    from termforge.jaxtrain.config import load_config
+    from termforge.jaxtrain.model import Qwen3ForCausalLM
+    from termforge.jaxtrain.train import _set_attention
+
+    model = nnx.eval_shape(lambda: Qwen3ForCausalLM(load_config("qwen3-tiny"), rngs=nnx.Rngs(0)))
+    _set_attention(model, "ring")
+    assert model.config.attention_impl == "ring"
+    assert [layer.self_attn.attention_impl for layer in model.layers] == ["ring"] * len(model.layers)
+
+
+@pytest.mark.parametrize("path", sorted(TRAIN_CONFIG_DIR.glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_train_configs_load(path):
+    cfg = load_train_config(path, ["train.steps=1000"])
+    assert stages(cfg)[-1].end == 1000

@@ -20,6 +20,7 @@ from termforge.jaxtrain.train import train
 from termforge.jaxtrain.train_config import config_from_dict
 
 corpus, out, meshes = json.loads(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+impl = sys.argv[4] if len(sys.argv) > 4 else "reference"
 results = {}
 for dims in meshes:
     raw = {
@@ -27,7 +28,7 @@ for dims in meshes:
         "mesh": dict(zip(("data", "fsdp", "tensor", "context"), dims)),
         "data": {"shards": corpus["shards"], "tokenizer": corpus["tokenizer"], "read_threads": 1,
                  "num_readers": 2},
-        "train": {"steps": 4, "seq_len": 64, "batch_size": 8, "attention_impl": "reference"},
+        "train": {"steps": 4, "seq_len": 64, "batch_size": 8, "attention_impl": impl},
         "optimizer": {"lr": 3e-3, "warmup_steps": 1},
         "checkpoint": {"enabled": False, "export_hf": False},
     }
@@ -47,12 +48,16 @@ def corpus(tmp_path_factory):
     return make_corpus(tmp_path_factory.mktemp("mesh_corpus"), n_records=32, n_eval=2, vocab_size=400)
 
 
-def test_same_loss_curve_on_four_meshes(corpus, tmp_path):
+def _run(corpus, out, meshes, impl="reference"):
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    res = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(corpus), str(tmp_path), json.dumps(MESHES)],
-                         capture_output=True, text=True, env=env, timeout=600)
+    res = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(corpus), str(out), json.dumps(meshes), impl],
+                         capture_output=True, text=True, env=env, timeout=900)
     assert res.returncode == 0, res.stderr[-4000:]
-    results = json.loads(next(line for line in res.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    return json.loads(next(line for line in res.stdout.splitlines() if line.startswith("RESULT "))[7:])
+
+
+def test_same_loss_curve_on_four_meshes(corpus, tmp_path):
+    results = _run(corpus, tmp_path, MESHES)
     ref = results["8x1x1x1"]["losses"]
     assert len(ref) == 4 and ref[-1] < ref[0]
     for name, r in results.items():
@@ -60,6 +65,17 @@ def test_same_loss_curve_on_four_meshes(corpus, tmp_path):
         assert len(r["losses"]) == 4
         for a, b in zip(ref, r["losses"]):
             assert abs(a - b) < 1e-4, (name, ref, r["losses"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("impl", ["ring", "flash"])
+def test_kernels_through_the_trainer_match_reference(corpus, tmp_path, impl):
+    """The kernels' attention (Pallas, interpreted on CPU) on a context-4 mesh: same loss curve."""
+    mesh = [[1, 2, 1, 4]]
+    ref = _run(corpus, tmp_path / "ref", mesh)["1x2x1x4"]["losses"]
+    got = _run(corpus, tmp_path / impl, mesh, impl)["1x2x1x4"]["losses"]
+    for a, b in zip(ref, got):
+        assert abs(a - b) < 1e-4, (ref, got)
 
 
 def test_gradient_accumulation_equals_one_big_batch():
