@@ -209,14 +209,22 @@ class Demo:
         t = self.cfg["train"]
         steps = scaled(t.get("steps", 600), self.scale, t.get("steps_min", 40))
         run_dir = self.out / "train"
-        sets = {"data.shards": str(self.out / "shards"), "data.tokenizer": str(self.out / "tokenizer"),
-                "train.steps": steps, **{f"model.{k}": v for k, v in self.model_config().items()},
-                **t.get("set", {})}
-        cmd = [sys.executable, "-m", "termforge.cli", "train", str(REPO / t["config"]), "--out", str(run_dir)]
-        for k, v in sets.items():
+        train_cfg = yaml.safe_load((REPO / t["config"]).read_text())
+        mc = self.model_config()
+        train_cfg["model"] = mc.pop("base")
+        train_cfg["model_overrides"] = mc
+        train_cfg["train"]["steps"] = steps
+        train_cfg["data"]["shards"] = str(self.out / "shards")
+        train_cfg["data"]["tokenizer"] = str(self.out / "tokenizer")
+        if train_cfg.get("curriculum"):
+            train_cfg["curriculum"][0]["steps"] = max(1, round(t.get("short_fraction", 0.3) * steps))
+        cfg_path = self.out / "train-config.yaml"
+        cmd = [sys.executable, "-m", "termforge.cli", "train", str(cfg_path), "--out", str(run_dir)]
+        for k, v in t.get("set", {}).items():
             cmd += ["--set", f"{k}={v}"]
 
         def run():
+            atomic_write_text(cfg_path, yaml.safe_dump(train_cfg, sort_keys=False))
             _run(cmd, "train")
             hf = run_dir / "hf"
             if not (hf / "config.json").exists():
@@ -227,7 +235,8 @@ class Demo:
                     "last_loss": losses[-1] if losses else None,
                     "summary": f"{steps} steps, loss {losses[0]:.3f} → {losses[-1]:.3f}" if losses else ""}
 
-        return self.stage("train", {"cmd": cmd[3:]}, run)
+        return self.stage("train", {"config": train_cfg, "set": t.get("set", {}),
+                                    "shards": _digest(self.out / "shards" / "manifest.json")}, run)
 
     def evaluate(self, name: str, model_dir: str, task_dirs: list[Path]) -> dict:
         e = self.cfg["eval"]
