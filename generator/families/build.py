@@ -253,6 +253,7 @@ def makefile_multi(rng: random.Random, inp) -> Step:
     prog, root = _proj_root(rng)
     mods = _modules(rng, _pick_kinds(rng, rng.randint(2, 4)))
     needs_m = any(m.needs_m for m in mods)
+    geom = [m.name for m in mods if m.needs_m]
     objdir = pick(rng, ("obj", "build", "out/obj"))
     bin_rel = pick(rng, (prog, f"bin/{prog}"))
     flags = pick(rng, (("-Wall", "-O2"), ("-Wall", "-Wextra", "-O2"), ("-Wall", "-g", "-std=c11"),
@@ -269,7 +270,7 @@ def makefile_multi(rng: random.Random, inp) -> Step:
 
     targets = [f"`all` (the default goal) builds the program `{bin_rel}` (relative to the project directory)",
                f"every `src/<name>.c` is compiled separately to `{objdir}/<name>.o` and the objects are then linked"
-               + (" (the geometry code needs the math library)" if needs_m else ""),
+               + (f" (`src/{geom[0]}.c` needs the math library)" if geom else ""),
                f"every compile command uses the flags `{' '.join(flags)}` (and `-Iinclude` for the headers)",
                f"`clean` removes all object files and the program (the tree is left as it was before the build)",
                f"`install` copies the program to `$(PREFIX)/bin/{prog}` with mode 0755, creating the directory "

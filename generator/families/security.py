@@ -103,8 +103,9 @@ def checksum_verify(rng: random.Random, inp) -> Step:
         "Sort the lines by path (byte order); report nothing for intact files.",
         "Integrity audit: the expected {algo_u} sums for the files in `{root}` are in `{manifest}`. Produce "
         "`{report}` with one line per problem — `FAILED`, `MISSING` or `UNLISTED`, a space, then the path relative "
-        "to `{root}` — ordered by path using `LC_ALL=C` ordering{note}. Some paths contain spaces.",
+        "to `{root}` — ordered by path using `LC_ALL=C` ordering{note}.{spaces}",
         root=root, manifest=manifest, tool=tool, algo_u=algo.upper(), report=report, note=note,
+        spaces=" Some paths contain spaces." if any(" " in p for p in listed.keys() | actual.keys()) else "",
     )
     skip = f" ! -path {sh_quote('./' + default_manifest)}" if inside else ""
     solution = f"""cd {sh_quote(root)}
