@@ -12,7 +12,7 @@ timing.
   turns each, every attempt in a fresh Docker sandbox, the model in process with one shared
   batching decoder (slots 4); jobs 1 then jobs 4 (a random model produces parse errors, so an
   episode is mostly model calls plus sandbox start and verifier).
-* decode tok/s: `--requests` prompts of the episode's first turn (system prompt + task, ~400
+* decode tok/s (model `--size`, default tiny): `--requests` prompts of the episode's first turn (system prompt + task, ~400
   tokens), `--new-tokens` each with no stop token: one at a time through a 1-slot decoder
   ("no batching"), then submitted together to a decoder with one slot per request ("batched
   across episodes"). Tokens/s counts generated tokens over wall time, prefill included.
@@ -34,7 +34,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def build_tiny(root: Path) -> Path:
+SIZES = {  # overrides of configs/models/qwen3-tiny.yaml
+    "tiny": {},
+    "small": dict(hidden_size=384, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=6,
+                  num_key_value_heads=2, head_dim=64),
+}
+
+
+def build_tiny(root: Path, size: str = "tiny") -> Path:
     import jax
     from flax import nnx
 
@@ -46,7 +53,7 @@ def build_tiny(root: Path) -> Path:
 
     texts = [SYSTEM_PROMPT] * 4 + [f"Task:\nCreate /app/file{i}.txt with `ls -la /app`\n" for i in range(120)]
     info = train_tokenizer(texts=texts, vocab_size=512, out_dir=root / "tok")
-    cfg = load_config("qwen3-tiny", vocab_size=info["vocab_size"])
+    cfg = load_config("qwen3-tiny", vocab_size=info["vocab_size"], **SIZES[size])
     model = Qwen3ForCausalLM(cfg, rngs=nnx.Rngs(0))
     nnx.update(model, jax.tree.map(lambda x: x * 4.0 if x.ndim > 1 else x, nnx.state(model, nnx.Param)))
     to_pretrained(model, root / "hf", tokenizer_dir=root / "tok")
@@ -61,17 +68,21 @@ def first_turn_prompt(i: int) -> list[dict]:
                                         f"line: `Hello, terminal {i}!`\n\nCurrent terminal state:\nroot@sandbox:/app#"}]
 
 
-def bench_decode(model_dir: Path, requests: int, new_tokens: int) -> None:
+def bench_decode(model_dir: Path, requests: int, new_tokens: int, max_len: int) -> None:
     from termforge.eval.engine import BatchDecoder, load_local_model
+    from termforge.jaxtrain.model import count_params
 
-    lm = load_local_model(model_dir, slots=1, max_context=2048)
+    lm = load_local_model(model_dir, slots=1, max_context=max_len)
+    print(f"decode: {count_params(lm.model) / 1e6:.1f}M parameters, cache of {max_len} tokens per slot", flush=True)
     lm.close()
     prompts = [lm.encode_chat(first_turn_prompt(i)) for i in range(requests)]
     results = {}
     for label, slots in (("no batching (1 slot, one request at a time)", 1),
                          (f"batched across {requests} episodes ({requests} slots)", requests)):
-        dec = BatchDecoder(lm.model, slots=slots, max_len=2048, chunk=16, eos_ids=())
+        dec = BatchDecoder(lm.model, slots=slots, max_len=max_len, chunk=16, eos_ids=())
         dec.generate(prompts[0], max_new_tokens=new_tokens, temperature=0.7, seed=0)  # compile
+        for k in dec.stats:
+            dec.stats[k] = 0
         t0 = time.perf_counter()
         if slots == 1:
             outs = [dec.generate(p, max_new_tokens=new_tokens, temperature=0.7, seed=i)
@@ -82,10 +93,14 @@ def bench_decode(model_dir: Path, requests: int, new_tokens: int) -> None:
         dt = time.perf_counter() - t0
         dec.close()
         n = sum(len(o.tokens) for o in outs)
-        results[slots] = n / dt
-        ratio = f"  x{results[slots] / results[1]:.2f}" if slots != 1 else ""
-        print(f"decode tok/s   {label}: {n / dt:8.1f}   ({n} tokens in {dt:.2f} s, "
-              f"prompts ~{sum(map(len, prompts)) // len(prompts)} tokens){ratio}", flush=True)
+        steps = n - len(outs)  # the first token of each request comes from its prefill
+        phase = steps / dec.stats["decode_seconds"]
+        results[slots] = (n / dt, phase)
+        ratio = (f"  x{results[slots][0] / results[1][0]:.2f} (decode phase x{phase / results[1][1]:.2f})"
+                 if slots != 1 else "")
+        print(f"decode tok/s   {label}: {n / dt:8.1f} incl. prefill, {phase:8.1f} in the decode phase   "
+              f"({n} tokens in {dt:.2f} s, prefill {dec.stats['prefill_seconds']:.2f} s of "
+              f"~{sum(map(len, prompts)) // len(prompts)}-token prompts){ratio}", flush=True)
 
 
 def bench_episodes(model_dir: Path, episodes: int, max_turns: int, max_tokens: int) -> None:
@@ -128,17 +143,21 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=64, help="tokens per assistant turn in episodes")
     ap.add_argument("--requests", type=int, default=8)
     ap.add_argument("--new-tokens", type=int, default=64)
+    ap.add_argument("--size", choices=sorted(SIZES), default="tiny",
+                    help="random model for the decode section: tiny (0.1M) or small (~10M parameters)")
+    ap.add_argument("--max-len", type=int, default=1024, help="cache length per slot in the decode section")
     ap.add_argument("--skip-episodes", action="store_true", help="decode only (no Docker)")
     args = ap.parse_args()
     import jax
 
     tmp = Path(tempfile.mkdtemp(prefix="tf-bench-eval-"))
     try:
-        model_dir = args.model or build_tiny(tmp)
-        print(f"eval benchmark: model {model_dir if args.model else 'tiny random Qwen3 (qwen3-tiny, vocab 512)'}; "
+        model_dir = args.model or build_tiny(tmp / "tiny")
+        decode_dir = args.model or (model_dir if args.size == "tiny" else build_tiny(tmp / args.size, args.size))
+        print(f"eval benchmark: model {model_dir if args.model else 'random Qwen3 (qwen3-tiny, vocab 512)'}; "
               f"{jax.devices()[0].platform} x{jax.device_count()}, {os.cpu_count()} CPUs, "
               f"{platform.python_version()}", flush=True)
-        bench_decode(model_dir, args.requests, args.new_tokens)
+        bench_decode(decode_dir, args.requests, args.new_tokens, args.max_len)
         if not args.skip_episodes:
             bench_episodes(model_dir, args.episodes, args.max_turns, args.max_tokens)
     finally:

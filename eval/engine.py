@@ -42,24 +42,35 @@ MIN_BUCKET = 64
 
 # ------------------------------------------------------------------------------ jitted kernels
 def _sample_rows(logits, seeds, steps, temperature, top_p, greedy):
-    """Next token per row [batch] from logits [batch, vocab]; row r uses key fold_in(key(seeds[r]), steps[r])."""
+    """Next token per row [batch] from logits [batch, vocab]; row r uses key fold_in(key(seeds[r]), steps[r]).
+
+    Row-local semantics only (a row's token never depends on another row): greedy rows take the
+    argmax; top_p >= 1 samples from the full distribution; otherwise from the nucleus. The vocab
+    sort is skipped when no row needs a nucleus, which gives the same tokens.
+    """
     import jax
     import jax.numpy as jnp
 
-    def one(lg, seed, step, t, p, g):  # lg [vocab]
-        lg = lg.astype(jnp.float32)
-        key = jax.random.fold_in(jax.random.key(seed), step)
-        scaled = lg / jnp.maximum(t, jnp.float32(1e-6))  # [vocab]
-        ordered = jnp.sort(scaled)[::-1]  # [vocab] descending
-        probs = jax.nn.softmax(ordered)  # [vocab]
-        mass_before = jnp.cumsum(probs) - probs  # [vocab]
-        kept = jnp.maximum(jnp.sum(mass_before < p), 1)  # nucleus size >= 1
-        threshold = ordered[kept - 1]
-        masked = jnp.where(scaled >= threshold, scaled, -jnp.inf)  # [vocab]
-        sampled = jax.random.categorical(key, masked)
-        return jnp.where(g, jnp.argmax(lg), sampled).astype(jnp.int32)
+    logits = logits.astype(jnp.float32)  # [batch, vocab]
+    scaled = logits / jnp.maximum(temperature, jnp.float32(1e-6))[:, None]  # [batch, vocab]
 
-    return jax.vmap(one)(logits, seeds, steps, temperature, top_p, greedy)
+    def nucleus(scaled):
+        ordered = jnp.sort(scaled, axis=-1)[:, ::-1]  # [batch, vocab] descending
+        probs = jax.nn.softmax(ordered, axis=-1)
+        mass_before = jnp.cumsum(probs, axis=-1) - probs  # [batch, vocab]
+        kept = jnp.maximum(jnp.sum(mass_before < top_p[:, None], axis=-1), 1)  # [batch] nucleus size
+        threshold = jnp.take_along_axis(ordered, (kept - 1)[:, None], axis=-1)  # [batch, 1]
+        cut = jnp.where(scaled >= threshold, scaled, -jnp.inf)
+        return jnp.where((top_p >= 1.0)[:, None], scaled, cut)
+
+    needs = jnp.any((top_p < 1.0) & ~greedy)
+    masked = jax.lax.cond(needs, nucleus, lambda x: x, scaled)  # [batch, vocab]
+
+    def draw(lg, seed, step):
+        return jax.random.categorical(jax.random.fold_in(jax.random.key(seed), step), lg)
+
+    sampled = jax.vmap(draw)(masked, seeds, steps)  # [batch]
+    return jnp.where(greedy, jnp.argmax(logits, axis=-1), sampled).astype(jnp.int32)
 
 
 @functools.cache
