@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import threading
 import uuid
@@ -24,7 +23,7 @@ from termforge.errors import TermforgeError
 from termforge.executor.agent import LoopConfig, Messages, ModelBackend, TerminusAgent
 from termforge.executor.oracle import OracleBackend
 from termforge.executor.sandbox import close_all
-from termforge.executor.task import Task, load_task
+from termforge.executor.task import Task, load_task, slugify
 from termforge.executor.trial import TrialOptions, reward_of, run_trial
 from termforge.llm_client import LLMOptions, chat_backend
 from termforge.records import SOURCES, TrajectoryRecord
@@ -60,8 +59,7 @@ class ReplayBackend:
 
 
 def attempt_id(task: Task, k: int) -> str:
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", task.name).strip("-")[:80]
-    return f"{slug}__a{k}"
+    return f"{slugify(task.name, 80)}__a{k}"
 
 
 def _record(task: Task, aid: str, messages: Messages, reward: float, model_name: str) -> TrajectoryRecord:

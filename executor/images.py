@@ -20,7 +20,7 @@ import docker.errors
 
 from termforge.errors import ImageMissingError, TermforgeError
 from termforge.executor.docker_env import client
-from termforge.executor.task import Task, tree_digest
+from termforge.executor.task import Task, slugify, tree_digest
 
 TASK_IMAGE_REPO = "termforge/task"
 CACHE_LABEL = "org.termforge.context"
@@ -98,11 +98,6 @@ def _context_tar(env_dir: Path, dockerfile_text: str) -> bytes:
     return buf.getvalue()
 
 
-def _slug(name: str) -> str:
-    s = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._")
-    return (s or "task")[:60]
-
-
 def image_exists(ref: str) -> bool:
     try:
         client().images.get(ref)
@@ -134,7 +129,7 @@ def ensure_task_image(task: Task, *, image_map: dict[str, str] | None = None,
     key = hashlib.sha256(
         (tree_digest(task.environment_dir) + dockerfile + "".join(base_ids)).encode()
     ).hexdigest()[:16]
-    tag = f"{TASK_IMAGE_REPO}-{_slug(task.name)}:{key}"
+    tag = f"{TASK_IMAGE_REPO}-{slugify(task.name, 60, lower=True)}:{key}"
     with _lock_for(tag):
         if not force and image_exists(tag):
             return BuiltImage(tag, client().images.get(tag).id, True, time.time() - started)

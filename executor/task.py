@@ -288,6 +288,14 @@ def with_config(task: Task, **changes: Any) -> Task:
     return replace(task, config=replace(task.config, **changes))
 
 
+def slugify(text: str, max_len: int = 60, *, lower: bool = False) -> str:
+    """A name Docker accepts in image repositories and container names: [a-z0-9] at both ends,
+    only [A-Za-z0-9_.-] inside, at most max_len characters."""
+    s = re.sub(r"[^A-Za-z0-9_.-]+", "-", text.lower() if lower else text)
+    s = s[:max_len].strip("-._")
+    return s or "task"
+
+
 def tree_digest(root: Path, exclude: tuple[str, ...] = ()) -> str:
     """sha256 over relative paths, modes and contents of every regular file under `root`.
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
-import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
@@ -26,7 +24,7 @@ from termforge.executor.images import ensure_task_image
 from termforge.executor.limits import SandboxLimits, limits_for_task
 from termforge.executor.sandbox import Sandbox
 from termforge.executor.storage import read_small_file
-from termforge.executor.task import Task
+from termforge.executor.task import Task, slugify
 from termforge.ui import atomic_write_json
 
 VERIFIER_CMD = "bash /tests/test.sh > /logs/verifier/test-stdout.txt 2>&1"
@@ -95,10 +93,6 @@ def parse_reward(verifier_dir: Path) -> tuple[dict[str, float] | None, tuple[str
     return None, ("RewardFileNotFoundError", "the verifier wrote no /logs/verifier/reward.txt or reward.json")
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-")[:48] or "task"
-
-
 def run_trial(task: Task, agent: Agent, trial_dir: str | Path, *,
               options: TrialOptions = TrialOptions(), on_sandbox=None) -> dict[str, Any]:
     """Run one trial end to end; always writes result.json (also on errors) and returns it.
@@ -143,7 +137,7 @@ def run_trial(task: Task, agent: Agent, trial_dir: str | Path, *,
             image = ensure_task_image(task, image_map=options.image_map)
             result["termforge"].update(image=image.tag, image_id=image.image_id,
                                        image_cached=image.cached, image_seconds=round(image.seconds, 3))
-            sandbox = Sandbox(image.tag, limits, name=_slug(task.name)).start()
+            sandbox = Sandbox(image.tag, limits, name=slugify(task.name, 48)).start()
             result["termforge"]["container_start_sec"] = round(sandbox.start_seconds, 3)
         if on_sandbox is not None:
             on_sandbox(sandbox)

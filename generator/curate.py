@@ -7,12 +7,10 @@ records; output: OUT/curated.jsonl (written atomically) and OUT/report.json.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import random
-import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 

@@ -157,3 +157,14 @@ def test_tree_digest_tracks_content_mode_and_links(tmp_path):
     d3 = tree_digest(tmp_path)
     assert len({d0, d1, d2, d3}) == 4
     assert tree_digest(tmp_path) == d3
+
+
+def test_slugify_makes_docker_safe_names():
+    from termforge.executor.task import slugify
+
+    name = "test/security.redact-secrets--networking.http-static-server-0"
+    for n in range(20, 70):
+        s = slugify(name, n, lower=True)
+        assert len(s) <= n and s[0].isalnum() and s[-1].isalnum(), s
+    assert slugify("A B/c", 60) == "A-B-c" and slugify("A B/c", 60, lower=True) == "a-b-c"
+    assert slugify("///", 10) == "task"
