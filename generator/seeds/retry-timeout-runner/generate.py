@@ -11,38 +11,57 @@ import sys
 import time
 
 STATE = "/var/lib/etl"
+RUNNING = f"{STATE}/running"
 BEHAVIOUR = __BEHAVIOUR__
 
 
 def update(fn):
-    os.makedirs(STATE, exist_ok=True)
-    with open(f"{STATE}/state.lock", "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        path = f"{STATE}/state.json"
-        try:
-            with open(path) as f:
-                st = json.load(f)
-        except (FileNotFoundError, ValueError):
-            st = {"running": 0, "max_parallel": 0, "attempts": {}}
-        out = fn(st)
-        with open(path, "w") as f:
-            json.dump(st, f)
-        return out
+    """Read-modify-write of the shared state, atomically and with SIGTERM held off."""
+    os.makedirs(RUNNING, exist_ok=True)
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        with open(f"{STATE}/state.lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            path = f"{STATE}/state.json"
+            try:
+                with open(path) as f:
+                    st = json.load(f)
+            except (FileNotFoundError, ValueError):
+                st = {"max_parallel": 0, "attempts": {}}
+            out = fn(st)
+            tmp = f"{path}.{os.getpid()}"
+            with open(tmp, "w") as f:
+                json.dump(st, f)
+            os.replace(tmp, path)
+            return out
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return not any(ln.startswith("State:") and "Z" in ln.split()[1] for ln in f)
+    except OSError:
+        return False
 
 
 def enter(st):
-    st["running"] += 1
-    st["max_parallel"] = max(st["max_parallel"], st["running"])
+    open(f"{RUNNING}/{os.getpid()}", "w").close()
+    st["max_parallel"] = max(st["max_parallel"], sum(alive(p) for p in os.listdir(RUNNING)))
     st["attempts"][NAME] = st["attempts"].get(NAME, 0) + 1
     return st["attempts"][NAME]
 
 
-def leave(st):
-    st["running"] -= 1
+def leave():
+    try:
+        os.unlink(f"{RUNNING}/{os.getpid()}")
+    except FileNotFoundError:
+        pass
 
 
 def on_term(signum, frame):
-    update(leave)
+    leave()
     sys.exit(143)
 
 
@@ -71,7 +90,7 @@ try:
         f.write(f"{NAME} ok after {attempt} attempt(s)\n")
     print(f"{NAME}: done")
 finally:
-    update(leave)
+    leave()
 '''
 
 

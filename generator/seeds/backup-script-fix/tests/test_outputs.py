@@ -3,6 +3,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ EXPECTED = json.loads(Path("/tests/expected_members.json").read_text())
 
 def run(stamp):
     env = dict(os.environ, BACKUP_STAMP=stamp)
-    return subprocess.run([SCRIPT], cwd="/", env=env, capture_output=True, text=True, timeout=60)
+    cwd = tempfile.mkdtemp()  # an unrelated, empty working directory
+    return subprocess.run([SCRIPT], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,8 @@ def get(path):
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, ""
+    except OSError as e:  # nothing listening: fail fast
+        return None, str(e)
 
 
 def listeners():

@@ -2,7 +2,7 @@
 set -euo pipefail
 cat > /opt/etl/run_all.sh <<'SCRIPT'
 #!/bin/bash
-# Run every shard with up to 4 in parallel, 3 s per attempt, at most 3 attempts each.
+# Run every shard with up to 4 in parallel, 5 s per attempt, at most 3 attempts each.
 set -uo pipefail
 ETL=/opt/etl
 WORK=$(mktemp -d)
@@ -11,7 +11,7 @@ trap 'rm -rf "$WORK"' EXIT
 one_shard() {  # one_shard NAME RESULT_DIR: attempts with retries, writes RESULT_DIR/NAME
   local name=$1 out=$2 attempt status rc
   for attempt in 1 2 3; do
-    timeout -s TERM -k 1 3 "$ETL/bin/process-shard" "$name" > /dev/null 2>&1
+    timeout -s TERM -k 1 5 "$ETL/bin/process-shard" "$name" > /dev/null 2>&1
     rc=$?
     if [ $rc -eq 0 ]; then status=ok; break; fi
     if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then status=timeout; else status=failed; fi
@@ -28,4 +28,3 @@ cat "$WORK"/* | sort > "$ETL/results.tsv"
 ! grep -qvP '\tok\t' "$ETL/results.tsv"
 SCRIPT
 chmod 755 /opt/etl/run_all.sh
-/opt/etl/run_all.sh || true
