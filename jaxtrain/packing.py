@@ -210,11 +210,30 @@ class PackedBatchIterator(_grain_iterator_base()):
         self._exhausted = bool(state.get("exhausted", False))
 
 
-def iter_packed(examples: Iterator[dict], rows: int, seq_len: int, pad_id: int = 0,
-                lookahead: int = 8) -> Iterator[dict[str, np.ndarray]]:
-    """Packing of a plain Python iterator (no state): for tests and eval."""
+def _python_iterator(examples: Iterator[dict]):
+    """A Grain DatasetIterator over a plain Python iterator (read lazily; not restorable)."""
     import grain
 
-    ds = grain.MapDataset.source(list(examples)).to_iter_dataset()
-    it = PackedBatchIterator(iter(ds), rows, seq_len, lookahead=lookahead, pad_id=pad_id)
-    yield from it
+    class _PyIter(grain.DatasetIterator):
+        def __init__(self, it):
+            super().__init__()
+            self._it, self._n = iter(it), 0
+
+        def __next__(self):
+            item = next(self._it)
+            self._n += 1
+            return item
+
+        def get_state(self):
+            return {"consumed": self._n}
+
+        def set_state(self, state):
+            raise NotImplementedError("a plain Python iterator cannot be restored")
+
+    return _PyIter(examples)
+
+
+def iter_packed(examples: Iterator[dict], rows: int, seq_len: int, pad_id: int = 0,
+                lookahead: int = 8) -> Iterator[dict[str, np.ndarray]]:
+    """Packing of a plain Python iterator, read lazily (no resumable state): for tests and eval."""
+    yield from PackedBatchIterator(_python_iterator(examples), rows, seq_len, lookahead=lookahead, pad_id=pad_id)

@@ -81,13 +81,17 @@ def maybe_initialize_distributed() -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- optimizer
 def make_schedule(cfg: TrainConfig, steps: int):
+    """lr of optimizer update `count` (0-based): linear warmup to `lr` over warmup_steps updates
+    (the first update already moves: lr / warmup_steps), then cosine to lr * min_lr_ratio."""
     import optax
 
     o = cfg.optimizer
     warmup = min(o.warmup_steps, max(steps - 1, 0))
-    return optax.warmup_cosine_decay_schedule(
-        init_value=0.0 if warmup else o.lr, peak_value=o.lr, warmup_steps=warmup,
-        decay_steps=max(steps, warmup + 1), end_value=o.lr * o.min_lr_ratio)
+    base = optax.warmup_cosine_decay_schedule(
+        init_value=0.0, peak_value=o.lr, warmup_steps=warmup, decay_steps=max(steps, warmup + 1),
+        end_value=o.lr * o.min_lr_ratio) if warmup else optax.cosine_decay_schedule(
+        o.lr, decay_steps=max(steps - 1, 1), alpha=o.min_lr_ratio)
+    return (lambda count: base(count + 1)) if warmup else base
 
 
 def make_tx(cfg: TrainConfig, steps: int):
@@ -439,6 +443,8 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike, *, progress: bool = True
 
     n_params = count_params(model)
     writer = MetricsWriter(run_dir, resume_step=step if latest is not None else None) if pidx == 0 else None
+    if writer is not None and writer.tb is None:
+        say("note: tensorboardX is not installed: no TensorBoard events (metrics.jsonl is written)")
     if pidx == 0:
         (run_dir / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
     batch_sharding = jax.sharding.NamedSharding(mesh, logical_to_spec(("batch", "length"), rules, mesh))

@@ -101,7 +101,10 @@ def test_run_dir_contents_and_summary_line(runs):
     assert recs[0]["stage"] == "single-step" and recs[-1]["stage"] == "multi-step"
     assert recs[-1]["loss"] < recs[0]["loss"]
     assert 0 < recs[-1]["padding_efficiency"] <= 1 and recs[-1]["lr"] > 0
-    assert list((d / "tb").glob("events.out.tfevents.*"))  # TensorBoard events
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboardX"):  # optional dependency
+        assert list((d / "tb").glob("events.out.tfevents.*"))  # TensorBoard events
     assert sorted(p.name for p in (d / "checkpoints" / "20").iterdir() if not p.name.startswith("_")) == [
         "commit_success.txt", "data_iter", "meta", "model", "opt_state"]
     meta = json.loads((d / "checkpoints" / "20" / "meta" / "metadata").read_text())
