@@ -15,6 +15,7 @@ gives the same episode in-process and through `termforge serve`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -30,13 +31,15 @@ from typing import Any
 from termforge.errors import ConfigError, TermforgeError
 
 Messages = list[dict[str, str]]
+DEFAULT_MAX_TOKENS = 2048
 
 
 @dataclass(frozen=True)
 class Sampling:
     temperature: float = 0.7
     top_p: float = 1.0
-    max_tokens: int = 2048            # per assistant turn
+    max_tokens: int | None = None     # per assistant turn; None: 2048 for endpoints, and
+                                      # min(2048, context // 4) for local models
 
 
 def call_seed(seed: int, task: str, attempt: int, call: int) -> int:
@@ -266,6 +269,8 @@ def open_provider(spec: str | ModelSpec, *, sampling: Sampling = Sampling(), see
     if ms.kind in ("oracle", "nop"):
         return Provider(ms, ms.kind, sampling, seed)
     if ms.kind == "openai":
+        if sampling.max_tokens is None:
+            sampling = dataclasses.replace(sampling, max_tokens=DEFAULT_MAX_TOKENS)
         client = OpenAIChat(ms.url, ms.model, api_key_env=api_key_env, concurrency=concurrency)
         name = client.probe()
         return Provider(ms, name, sampling, seed, client=client)
@@ -274,6 +279,8 @@ def open_provider(spec: str | ModelSpec, *, sampling: Sampling = Sampling(), see
 
         lm = load_local_model(ms.path, tokenizer=tokenizer, slots=slots or DEFAULT_SLOTS,
                               max_context=max_context)
+    if sampling.max_tokens is None:
+        sampling = dataclasses.replace(sampling, max_tokens=min(DEFAULT_MAX_TOKENS, lm.max_context // 4))
     if sampling.max_tokens >= lm.max_context:
         raise ConfigError(f"--max-tokens {sampling.max_tokens} must be below the context of "
                           f"{lm.max_context} tokens (--max-context)")

@@ -25,7 +25,9 @@ def eval_cmd(
     max_turns: int = typer.Option(50, "--max-turns", min=1, help="Assistant turns per episode."),
     temperature: float = typer.Option(0.7, "--temperature", min=0.0, help="Sampling temperature (0 = greedy)."),
     top_p: float = typer.Option(1.0, "--top-p", min=0.0, max=1.0, help="Nucleus sampling mass."),
-    max_tokens: int = typer.Option(2048, "--max-tokens", min=1, help="Tokens per assistant turn."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1,
+                                             help="Tokens per assistant turn (default 2048; local models: "
+                                                  "min(2048, context/4))."),
     seed: int = typer.Option(0, "--seed", help="Base seed: every model call's seed derives from it."),
     base_image_map: List[str] = typer.Option([], "--base-image-map", help=IMAGE_MAP_HELP),
     corpus_index: Optional[Path] = typer.Option(None, "--corpus-index",

@@ -118,3 +118,11 @@ def test_unreachable_endpoint_is_one_clear_error():
 def test_unknown_model_name_on_endpoint(url):
     with pytest.raises(TermforgeError, match="does not serve model 'nope'"):
         open_provider(f"openai:{url}#nope")
+
+
+def test_default_max_tokens_per_backend(url):
+    assert open_provider(f"openai:{url}").sampling.max_tokens == 2048
+    local = open_provider(ModelSpec("local", "tiny"), lm=tiny_lm())
+    assert local.sampling.max_tokens == 1024 // 4 and local.describe()["max_context"] == 1024
+    with pytest.raises(TermforgeError, match="must be below the context"):
+        open_provider(ModelSpec("local", "tiny"), sampling=Sampling(max_tokens=1024), lm=tiny_lm())
