@@ -96,14 +96,25 @@ def record_dataset(sources: Sequence[Any], weights: Sequence[float], *, seed_fn:
 def make_reader(sources: Sequence[Any], weights: Sequence[float], render: RenderRecord, *, reader: int,
                 num_readers: int, rows: int, seq_len: int, seed_fn: Callable[[int], int], read_threads: int = 2,
                 prefetch: int = 64, lookahead: int = 8, pad_id: int = 0, shuffle: bool = True,
-                repeat: bool = True) -> PackedBatchIterator:
-    """One reader's packed batch iterator (see the module docstring)."""
+                repeat: bool = True, workers: int = 0) -> PackedBatchIterator:
+    """One reader's packed batch iterator (see the module docstring).
+
+    workers > 0 renders in that many Grain worker processes (`mp_prefetch`); the order depends on
+    the worker count, so keep it when resuming.
+    """
     import grain
 
     ds = record_dataset(sources, weights, seed_fn=seed_fn, shuffle=shuffle, repeat=repeat)
     ds = ds[reader::num_readers].map(render)
     opts = grain.ReadOptions(num_threads=read_threads, prefetch_buffer_size=max(prefetch, 1) if read_threads else 0)
-    it = iter(ds.to_iter_dataset(opts))
+    ids = ds.to_iter_dataset(opts)
+    if workers > 0:
+        from absl import flags
+
+        if not flags.FLAGS.is_parsed():  # grain reads absl flags; outside absl.app.run they are unparsed
+            flags.FLAGS.mark_as_parsed()
+        ids = ids.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
+    it = iter(ids)
     return PackedBatchIterator(it, rows, seq_len, lookahead=lookahead, pad_id=pad_id)
 
 
@@ -130,7 +141,7 @@ class StageLoader:
             r: make_reader(sources, weights, render, reader=r, num_readers=num_readers, rows=self.rows_per_reader,
                            seq_len=stage.seq_len, seed_fn=lambda k: stage_seed(data, stage.index, k),
                            read_threads=data.read_threads, prefetch=data.prefetch, lookahead=data.pack_lookahead,
-                           pad_id=pad_id)
+                           pad_id=pad_id, workers=data.workers)
             for r in self.local_readers
         }
 
@@ -152,6 +163,11 @@ class StageLoader:
             stats += b["stats"]
         out["stats"] = stats  # this process's readers only
         return out
+
+    def close(self) -> None:
+        """Stop Grain's threads and worker processes."""
+        for it in self.readers.values():
+            it.close()
 
     def get_state(self) -> dict[str, Any]:
         return {"stage": self.stage.index, "num_readers": self.num_readers,
@@ -211,6 +227,8 @@ class Prefetcher:
         except queue.Empty:
             pass
         self._thread.join(timeout=5)
+        if not self._thread.is_alive() and hasattr(self.loader, "close"):
+            self.loader.close()
 
 
 def eval_batches(shard_sets: Sequence[Any], tokenizer, *, seq_len: int, batch_size: int, num_batches: int,

@@ -58,6 +58,7 @@ class DataConfig:
     overlength: str = "truncate"  # truncate | drop samples longer than seq_len + 1 tokens
     num_readers: int = -1  # independent packing streams making up the global batch; -1 = process count
     read_threads: int = 2  # Grain threads rendering/tokenising records per reader
+    workers: int = 0  # Grain worker processes per reader (mp_prefetch); 0 = render in this process
     prefetch: int = 64  # Grain prefetch buffer (records) per reader
     pack_lookahead: int = 8  # sequences that may skip ahead of one that does not fit the open batch
     verify_shards: bool = True  # sha256 every shard against manifest.json when opening
@@ -420,6 +421,7 @@ def validate(cfg: TrainConfig) -> None:
     if d.num_readers == 0 or d.num_readers < -1:
         raise ConfigError(f"data.num_readers must be positive or -1 (= process count), got {d.num_readers}")
     _positive(d.read_threads, "data.read_threads", zero_ok=True)
+    _positive(d.workers, "data.workers", zero_ok=True)
     _positive(d.pack_lookahead, "data.pack_lookahead", zero_ok=True)
     _positive(c.every, "checkpoint.every", zero_ok=True)
     _positive(c.max_to_keep, "checkpoint.max_to_keep")
