@@ -54,7 +54,8 @@ _F32 = jnp.float32
 class FlashOptions:
     """Static knobs of the kernels (hashable: they are custom_vjp non-differentiable args).
 
-    block_q / block_k: tile sizes along queries / keys (default 128); clamped to the padded length.
+    block_q / block_k: tile sizes along queries / keys, powers of two (default 128, 64 on GPU);
+        clamped to the padded length.
     interpret: None = auto (True on CPU; env TERMFORGE_PALLAS_INTERPRET=0/1 overrides), True, False,
         or a `pltpu.InterpretParams()` for the TPU-faithful interpreter.
     schedule: None = auto ("grid" on TPU, else "loop"), "loop" or "grid".
@@ -104,19 +105,23 @@ def _resolve_interpret(interpret: Any) -> Any:
     return jax.default_backend() == "cpu"
 
 
-def _block(requested: int | None, length: int) -> int:
-    """A power-of-two tile (>= 16) no larger than needed for `length`."""
-    b = 128 if requested is None else int(requested)
+def _block(requested: int | None, length: int, backend: str) -> int:
+    """The requested power-of-two tile, shrunk to the next power of two >= max(16, length).
+
+    Default 128 (TPU MXU tiles, few interpreter steps on CPU); 64 on GPU, where the backward
+    kernels keep a K/V block plus two float32 accumulators of that many rows in registers.
+    """
+    b = (64 if backend == "gpu" else 128) if requested is None else int(requested)
     if b <= 0 or b & (b - 1):
         raise ValueError(f"block sizes must be powers of two, got {b}")
     return max(8, min(b, max(16, pl.next_power_of_2(length))))
 
 
 def _plan(q: jax.Array, k: jax.Array, *, causal: bool, use_seg: bool, opts: FlashOptions) -> _Plan:
+    if q.ndim != 4 or k.ndim != 4 or q.shape[0] != k.shape[0] or q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"incompatible q {q.shape} and k {k.shape} (want [b, len, heads, head_dim])")
     batch, q_len, heads, head_dim = q.shape
     kv_len, kv_heads = k.shape[1], k.shape[2]
-    if k.ndim != 4 or q.shape[0] != k.shape[0] or q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"incompatible q {q.shape} and k {k.shape} (want [b, len, heads, head_dim])")
     if heads % kv_heads:
         raise ValueError(f"heads ({heads}) must be a multiple of kv_heads ({kv_heads})")
     backend = jax.default_backend()
@@ -126,7 +131,7 @@ def _plan(q: jax.Array, k: jax.Array, *, causal: bool, use_seg: bool, opts: Flas
         raise ValueError(f"schedule must be 'loop' or 'grid', got {schedule!r}")
     if layout not in ("seq", "head"):
         raise ValueError(f"layout must be 'seq' or 'head', got {layout!r}")
-    bq, bk = _block(opts.block_q, q_len), _block(opts.block_k, kv_len)
+    bq, bk = _block(opts.block_q, q_len, backend), _block(opts.block_k, kv_len, backend)
     return _Plan(causal=bool(causal), scale=float(head_dim) ** -0.5, bq=bq, bk=bk,
                  nq=pl.cdiv(q_len, bq), nk=pl.cdiv(kv_len, bk), q_len=q_len, kv_len=kv_len,
                  groups=heads // kv_heads, use_seg=use_seg, seq_major=layout == "seq",

@@ -11,7 +11,8 @@ folds the partial result in by logsumexp:
 
 The next K/V shard is requested before the current one is used, so the transfer can overlap the
 compute (the last step's request is unused: one spare transfer, kept so that the loop has a single
-body and each kernel is compiled once). Peak memory per device is O(L/N) (never an L x L or (L/N) x L score matrix with flash).
+body and each kernel is compiled once). Peak memory per device is O(L/N): with the flash kernel no
+score matrix is ever materialised (impl="xla" materialises one (L/N) x (L/N) block per step).
 
 Backward (custom VJP): the same rotation again. Each step recomputes its block's gradients from
 the saved final lse and delta = rowsum(o * do) (flash_backward); dq stays home, while dK/dV
@@ -26,8 +27,9 @@ chunk sees both visiting chunks. Every device does the same work at every step, 
 
 Layouts: `layout="zigzag"` means the caller already stores the sequence in zigzag order (cheapest:
 permute token ids, positions from `zigzag_positions`, segment ids and targets once in the data
-pipeline); `layout="natural"` (default) permutes q/k/v/segment ids into zigzag order and the output
-back inside (two reshards per call). Non-causal attention needs no balancing and uses plain order.
+pipeline); `layout="natural"` (default) reorders q/k/v/segment ids into zigzag order and the output
+back inside the shard_map (two half-shard ppermutes per tensor; the sequence is never gathered).
+Non-causal attention needs no balancing and uses plain order.
 """
 
 from __future__ import annotations
@@ -102,6 +104,43 @@ def zigzag_positions(n: int, *, length: int | None = None, segment_ids: jax.Arra
     if length is None:
         raise ValueError("zigzag_positions needs length or segment_ids")
     return to_zigzag(jnp.arange(length, dtype=jnp.int32), n, axis=0)
+
+
+def _owner(chunk: int, n: int) -> int:
+    """Device that holds natural chunk `chunk` (of 2n) in zigzag order."""
+    return chunk if chunk < n else 2 * n - 1 - chunk
+
+
+def _local_to_zigzag(x, axis: str, n: int, axis_pos: int = 1):
+    """Inside shard_map: contiguous shards (device i: chunks 2i, 2i+1) -> zigzag (chunks i, 2n-1-i).
+
+    Two ppermutes of half a shard each: even chunks and odd chunks each form a permutation of the
+    devices, so the reorder moves one shard's worth of data and never gathers the sequence.
+    """
+    if x is None or n == 1:
+        return x
+    a, b = _split2(x, axis_pos)  # chunks 2i and 2i+1
+    ra = lax.ppermute(a, axis, [(i, _owner(2 * i, n)) for i in range(n)])
+    rb = lax.ppermute(b, axis, [(i, _owner(2 * i + 1, n)) for i in range(n)])
+    even = lax.axis_index(axis) % 2 == 0  # device j's chunk j is even (came by ra) iff j is even
+    return jnp.concatenate([jnp.where(even, ra, rb), jnp.where(even, rb, ra)], axis=axis_pos)
+
+
+def _local_from_zigzag(x, axis: str, n: int, axis_pos: int = 1):
+    """Inverse of `_local_to_zigzag` (sends each chunk back the way it came)."""
+    if n == 1:
+        return x
+    s0, s1 = _split2(x, axis_pos)
+    even = lax.axis_index(axis) % 2 == 0
+    by_a, by_b = jnp.where(even, s0, s1), jnp.where(even, s1, s0)
+    a = lax.ppermute(by_a, axis, [(_owner(2 * i, n), i) for i in range(n)])
+    b = lax.ppermute(by_b, axis, [(_owner(2 * i + 1, n), i) for i in range(n)])
+    return jnp.concatenate([a, b], axis=axis_pos)
+
+
+def _split2(x, axis_pos: int):
+    h = x.shape[axis_pos] // 2
+    return lax.slice_in_dim(x, 0, h, axis=axis_pos), lax.slice_in_dim(x, h, x.shape[axis_pos], axis=axis_pos)
 
 
 # ------------------------------------------------------------- ring core
@@ -295,22 +334,21 @@ def ring_attention(q: jax.Array, k: jax.Array, v: jax.Array, *, mesh: Any, axis_
         widths = [(0, 0), (0, pad), (0, 0), (0, 0)]
         q, k, v = (jnp.pad(x, widths) for x in (q, k, v))
         segment_ids = jnp.pad(segment_ids, [(0, 0), (0, pad)], constant_values=-1)  # a segment of its own
-    if permute:
-        q, k, v = (to_zigzag(x, n) for x in (q, k, v))
-        segment_ids = None if segment_ids is None else to_zigzag(segment_ids, n)
     r = _Ring(axis=axis_name, n=n, causal=bool(causal), zigzag=zigzag, impl=impl,
               opts=FlashOptions(block_q=block_q, block_k=block_k, interpret=interpret))
+
+    def local(q_, k_, v_, s_=None):
+        if permute:  # natural -> zigzag on each device's shard, and back for the output
+            q_, k_, v_, s_ = (_local_to_zigzag(x, axis_name, n) for x in (q_, k_, v_, s_))
+        out_ = _ring_local(r, q_, k_, v_, s_)
+        return _local_from_zigzag(out_, axis_name, n) if permute else out_
+
     spec, seg_spec = P(batch_axes, axis_name, head_axes, None), P(batch_axes, axis_name)
     if segment_ids is None:
-        fn = jax.shard_map(lambda q_, k_, v_: _ring_local(r, q_, k_, v_, None), mesh=mesh,
-                           in_specs=(spec, spec, spec), out_specs=spec, check_vma=False)
-        out = fn(q, k, v)
+        out = jax.shard_map(local, mesh=mesh, in_specs=(spec, spec, spec), out_specs=spec, check_vma=False)(q, k, v)
     else:
-        fn = jax.shard_map(lambda q_, k_, v_, s_: _ring_local(r, q_, k_, v_, s_), mesh=mesh,
-                           in_specs=(spec, spec, spec, seg_spec), out_specs=spec, check_vma=False)
-        out = fn(q, k, v, segment_ids.astype(jnp.int32))
-    if permute:
-        out = from_zigzag(out, n)
+        out = jax.shard_map(local, mesh=mesh, in_specs=(spec, spec, spec, seg_spec), out_specs=spec,
+                            check_vma=False)(q, k, v, segment_ids.astype(jnp.int32))
     return out[:, :length] if pad else out
 
 
