@@ -111,6 +111,7 @@ class Sandbox:
                 command=["sleep", "infinity"],
                 entrypoint=[],
                 name=self.name,
+                hostname="sandbox",  # fixed: the prompt `root@sandbox:/app#` is the same every run
                 detach=True,
                 init=True,
                 working_dir=self.workdir,

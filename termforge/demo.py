@@ -250,10 +250,10 @@ class Demo:
         def run():
             _run(cmd, name)
             report = json.loads((run_dir / "report.json").read_text())
-            return {"report": str(run_dir / "report.json"), "success": report["success"],
-                    "stderr": report["stderr"], "n_trials": report["n_trials"],
-                    "summary": f"success {report['success']:.1%} ± {report['stderr']:.1%} "
-                               f"over {report['n_trials']} trials"}
+            success, stderr = report.get("success"), report.get("stderr")
+            return {"report": str(run_dir / "report.json"), "success": success, "stderr": stderr,
+                    "n_trials": report["n_trials"],
+                    "summary": f"success {_pct(success)} ± {_pct(stderr)} over {report['n_trials']} trials"}
 
         return self.stage(name, {"cmd": cmd[3:], "model": _digest_dir(Path(model_dir))}, run)
 
@@ -295,7 +295,7 @@ def write_report(demo: Demo, gens: dict, trained: dict, before: dict, after: dic
         "before": {k: before[k] for k in ("success", "stderr", "n_trials")},
         "after": {k: after[k] for k in ("success", "stderr", "n_trials")},
         "target": {"after_success_at_least": 0.30},
-        "target_met": after["success"] >= 0.30,
+        "target_met": after["success"] is not None and after["success"] >= 0.30,
         "tasks": {k: {"verified": v["verified"], "attempted": v["attempted"]} for k, v in gens.items()},
         "training": {k: trained.get(k) for k in ("steps", "first_loss", "last_loss")},
         "minutes_requested": demo.minutes,
@@ -304,6 +304,10 @@ def write_report(demo: Demo, gens: dict, trained: dict, before: dict, after: dic
     }
     render_report(demo.out, report)
     return report
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
 
 
 def _run(cmd: list[str], what: str) -> None:

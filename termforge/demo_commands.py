@@ -30,9 +30,11 @@ def demo(
     except StopDemo as stop:
         stdout.print(f"demo: stopped after stage {stop} → {out}")
         return
+    from termforge.demo import _pct
+
     b, a = report["before"], report["after"]
-    stdout.print(f"demo: held-out success {b['success']:.1%} ± {b['stderr']:.1%} before → "
-                 f"{a['success']:.1%} ± {a['stderr']:.1%} after training "
+    stdout.print(f"demo: held-out success {_pct(b['success'])} ± {_pct(b['stderr'])} before → "
+                 f"{_pct(a['success'])} ± {_pct(a['stderr'])} after training "
                  f"({'target met' if report['target_met'] else 'target of 30% not met'}) → {out / 'report.md'}")
 
 

@@ -17,8 +17,8 @@ def _per_category(report_path: str) -> dict[str, dict[str, float]]:
         rows = [{"category": k, **v} for k, v in rows.items()]
     out = {}
     for r in rows:
-        out[str(r.get("category"))] = {"success": float(r.get("success", 0.0)),
-                                       "stderr": float(r.get("stderr", 0.0)),
+        out[str(r.get("category"))] = {"success": float(r.get("success") or 0.0),
+                                       "stderr": float(r.get("stderr") or 0.0),
                                        "n": int(r.get("n_trials", r.get("n", 0)))}
     return out
 
@@ -32,11 +32,12 @@ def render_report(out: Path, report: dict[str, Any]) -> None:
     report["plots"] = plots
     atomic_write_json(out / "report.json", report)
     b, a = report["before"], report["after"]
+    pct = lambda x: "-" if x is None else f"{x:.1%}"  # noqa: E731
     lines = [
         "# termforge demo report", "",
-        f"Held-out success before training: **{b['success']:.1%} ± {b['stderr']:.1%}** "
+        f"Held-out success before training: **{pct(b['success'])} ± {pct(b['stderr'])}** "
         f"({b['n_trials']} trials)  ",
-        f"Held-out success after training: **{a['success']:.1%} ± {a['stderr']:.1%}** "
+        f"Held-out success after training: **{pct(a['success'])} ± {pct(a['stderr'])}** "
         f"({a['n_trials']} trials)", "",
         ("Target (≥ 30 % after training) **met**." if report["target_met"] else
          "Target (≥ 30 % after training) **not met**: a model this small, trained for minutes on 2 CPU "
