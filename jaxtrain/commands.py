@@ -114,14 +114,17 @@ def train_cmd(
     if jax.process_index() != 0:
         return
     stage_txt = ", ".join(f"{st['name']} {st['steps']}x{st['batch_size']}x{st['seq_len']}" for st in s["stages"])
+    hf = f" (hf: {s['hf_dir']})" if s["hf_dir"] else ""
+    if not s["steps_this_run"]:
+        stdout.print(f"nothing to train: {s['run_dir']} is complete at step {s['steps']} ({stage_txt}){hf}",
+                     soft_wrap=True)
+        return
     ev = f", eval {s['eval_loss']:.4f}" if s["eval_loss"] is not None else ""
     resumed = f", resumed from step {s['resumed_from']}" if s["resumed_from"] is not None else ""
-    loss = (f"loss {s['first_loss']:.4f} -> {s['final_loss']:.4f}" if s["final_loss"] is not None
-            else "nothing left to train")
-    stdout.print(f"trained {s['steps']} steps ({stage_txt}) in {s['wall_s']:.1f}s{resumed}: {loss}{ev}, "
-                 f"{s['tokens_per_s']:,.0f} tok/s, mfu {100 * s['mfu']:.2f}%, padding efficiency "
-                 f"{100 * (s['padding_efficiency'] or 0):.1f}% -> {s['run_dir']}"
-                 + (f" (hf: {s['hf_dir']})" if s["hf_dir"] else ""), soft_wrap=True)
+    stdout.print(f"trained {s['steps']} steps ({stage_txt}) in {s['wall_s']:.1f}s{resumed}: loss "
+                 f"{s['first_loss']:.4f} -> {s['final_loss']:.4f}{ev}, {s['tokens_per_s']:,.0f} tok/s, mfu "
+                 f"{100 * s['mfu']:.2f}%, padding efficiency {100 * (s['padding_efficiency'] or 0):.1f}% -> "
+                 f"{s['run_dir']}{hf}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
