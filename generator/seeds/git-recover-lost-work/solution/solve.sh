@@ -7,9 +7,9 @@ git checkout -q main
 git reset -q --hard "$lost"
 # the deleted branch's tip is still in HEAD's reflog (it was checked out)
 # (newest first: the entry after "moving from experiment/cache" is where that branch stood)
-tip=$(git reflog --format='%H %gs' | awk 'found {print $1; exit} /checkout: moving from experiment\/cache to main/ {found=1}')
+tip=$(git reflog --format='%H %gs' | awk 'found == 1 {print $1; found = 2} /checkout: moving from experiment\/cache to main/ && !found {found = 1}')
 if [ -z "$tip" ]; then
-  tip=$(git fsck --lost-found 2>/dev/null | awk '/commit/ {print $3}' | head -n1)
+  tip=$(git fsck --lost-found 2>/dev/null | awk '/commit/ && !n++ {print $3}')
 fi
 git branch experiment/cache "$tip"
 git checkout -q -b wip/staging-config main
@@ -17,4 +17,4 @@ git stash apply -q
 git add -A
 git -c user.name=Oracle -c user.email=oracle@example.com commit -q -m "Staging config (recovered from stash)"
 git checkout -q main
-git log --oneline --all --graph | head -20
+git log --oneline --all --graph --max-count=20
