@@ -68,7 +68,6 @@ from termforge.generator.draw import CITIES, FIRST_NAMES, WORDS, ident, pick, to
 from termforge.generator.spec import TEST_SH
 
 SEEDS_DIR = Path(__file__).parent / "seeds"
-SEED_FILES = ("seed.yaml", "generate.py")            # seed-only files, never copied to a mutant
 TASK_PARTS = ("environment", "solution", "tests")
 DRAWS = ("word", "ident", "slug", "first_name", "city", "int", "choice", "hex")
 TOKEN_KEYS = {"token", "draw", "parts", "range", "values", "n", "prefix", "suffix", "upper", "only",
@@ -86,6 +85,8 @@ _RESERVED = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | frozenset("""
     bash sh cat cd ls cp mv rm echo printf make git tar python python3 pip grep sed awk sort
     find kill sleep set read export source true false none null solution environment
 """.split())
+# Drawn values must not shadow commands, users or groups of the base image either.
+_UNSAFE_VALUES = _RESERVED | {"bridge", "shadow", "echo"}
 _MAX_TRIES = 200
 
 LEAD_INS = (
@@ -544,6 +545,8 @@ def _draw_value(t: TokenSpec, rng: random.Random, corpus_lower: str, taken: set[
         value = f"{t.prefix}{core}{t.suffix}"
         low = value.lower()
         if value == t.token or low in taken:
+            continue
+        if low in _UNSAFE_VALUES or core.lower() in _UNSAFE_VALUES:
             continue
         if t.draw != "int" and _token_re([low]).search(corpus_lower):
             continue
