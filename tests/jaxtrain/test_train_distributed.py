@@ -7,7 +7,8 @@ import json
 import socket
 import subprocess
 
-from test_train_resume import EXE, TINY, corpus, jax_cache, train_env  # noqa: F401 - fixtures
+import pytest
+from test_train_resume import EXE, TINY, get_corpus, get_jax_cache, train_env
 
 STEPS = 4
 
@@ -16,6 +17,7 @@ def _args(corpus: dict) -> list[str]:
     sets = [f"data.shards={corpus['shards']}", f"data.tokenizer={corpus['tokenizer']}", f"train.steps={STEPS}",
             "model_overrides.vocab_size=512", "model_overrides.num_hidden_layers=1", "curriculum=[]",
             "train.seq_len=128", "train.batch_size=4", "data.num_readers=2", "mesh.fsdp=-1", "checkpoint.every=0",
+            "checkpoint.export_hf=false",
             "data.read_threads=1"]
     return [a for s in sets for a in ("--set", s)]
 
@@ -30,7 +32,17 @@ def _losses(run_dir):
     return [json.loads(line)["loss"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_two_processes_match_one_process(corpus, jax_cache, tmp_path):  # noqa: F811
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return get_corpus(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def jax_cache(tmp_path_factory):
+    return get_jax_cache(tmp_path_factory)
+
+
+def test_two_processes_match_one_process(corpus, jax_cache, tmp_path):
     cmd = [EXE, "train", str(TINY), "--no-progress", *_args(corpus)]
     port = _free_port()
     procs = [subprocess.Popen(cmd + ["--out", str(tmp_path / "multi")], stdout=subprocess.PIPE,
@@ -64,4 +76,3 @@ def test_two_processes_match_one_process(corpus, jax_cache, tmp_path):  # noqa: 
     assert list(states[0]["readers"]) == ["0"] and list(states[1]["readers"]) == ["1"]
     summary = json.loads((tmp_path / "multi" / "summary.json").read_text())
     assert summary["processes"] == 2 and summary["distributed"] == "explicit"
-    assert (tmp_path / "multi" / "hf" / "model.safetensors").exists()

@@ -37,16 +37,36 @@ def small_run_args(corpus: dict, steps: int = 20) -> list[str]:
     return [a for s in sets for a in ("--set", s)]
 
 
-@pytest.fixture(scope="session")
-def corpus(tmp_path_factory):
+# Shared by test_train_mesh.py and test_train_distributed.py through these memoised helpers (a fixture
+# imported into another module would run again there).
+_SHARED: dict = {}
+
+
+def _once(key, make):
+    if key not in _SHARED:
+        _SHARED[key] = make()
+    return _SHARED[key]
+
+
+def get_corpus(tmp_path_factory) -> dict:
     from termforge.jaxtrain.synthetic import make_corpus
 
-    return make_corpus(tmp_path_factory.mktemp("train_corpus"), n_records=48, n_eval=8, vocab_size=400)
+    return _once("corpus", lambda: make_corpus(tmp_path_factory.mktemp("train_corpus"), n_records=48, n_eval=8,
+                                               vocab_size=400))
+
+
+def get_jax_cache(tmp_path_factory) -> Path:
+    return _once("jax_cache", lambda: tmp_path_factory.mktemp("jax_cache"))
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory):
+    return get_corpus(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def jax_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("jax_cache")
+    return get_jax_cache(tmp_path_factory)
 
 
 def run_train(args: list[str], out: Path, env: dict[str, str], timeout: int = 400) -> subprocess.CompletedProcess:
@@ -62,8 +82,8 @@ def losses(run_dir: Path) -> list[tuple[int, float, float | None]]:
     return out
 
 
-@pytest.fixture(scope="module")
-def runs(corpus, jax_cache, tmp_path_factory):
+def _make_runs(tmp_path_factory) -> dict:
+    corpus, jax_cache = get_corpus(tmp_path_factory), get_jax_cache(tmp_path_factory)
     d = tmp_path_factory.mktemp("resume")
     args = small_run_args(corpus)
     straight = run_train(args, d / "straight", train_env(jax_cache))
@@ -74,6 +94,16 @@ def runs(corpus, jax_cache, tmp_path_factory):
     resumed = run_train(args, d / "resumed", train_env(jax_cache))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     return {"dir": d, "straight": straight, "resumed": resumed, "steps_before": steps_before}
+
+
+def get_runs(tmp_path_factory) -> dict:
+    """Straight 20 steps; 10 steps then SIGKILL; a fresh process resuming for 10 more."""
+    return _once("runs", lambda: _make_runs(tmp_path_factory))
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory):
+    return get_runs(tmp_path_factory)
 
 
 def test_resume_after_sigkill_is_bit_identical(runs):
@@ -124,7 +154,8 @@ def test_export_reads_the_training_checkpoint(runs, tmp_path):
     assert json.loads((tmp_path / "hf" / "config.json").read_text())["vocab_size"] == 512
 
 
-@pytest.mark.parametrize("source", [pytest.param("hf", marks=pytest.mark.slow), "run_dir"])
+@pytest.mark.slow  # the mesh test starts from the HF export too (test_train_mesh.py)
+@pytest.mark.parametrize("source", ["hf", "run_dir"])
 def test_init_from_hf_dir_or_run_dir(runs, corpus, jax_cache, tmp_path, source):
     """--init-from loads the trained weights: the first loss is the trained model's, not a random one's."""
     d = runs["dir"] / "straight"
