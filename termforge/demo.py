@@ -70,8 +70,16 @@ class Demo:
 
     # -------------------------------------------------------------- stage bookkeeping
 
-    def stage(self, name: str, settings: dict[str, Any], fn: Callable[[], Any]) -> Any:
-        marker = self.out / ".stages" / f"{name}.json"
+    def stage(self, name: str, settings: dict[str, Any], fn: Callable[[], Any], *,
+              fresh_dir: Path | None = None) -> Any:
+        """Run `fn` unless it already finished with these settings.
+
+        `fresh_dir` is the stage's output: kept to resume when an interrupted attempt had the same
+        settings, removed when it was made with other ones (a run with other options, or the
+        checkpoints of another model, must not be resumed).
+        """
+        stages = self.out / ".stages"
+        marker, started = stages / f"{name}.json", stages / f"{name}.started"
         key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
         if marker.exists():
             done = json.loads(marker.read_text())
@@ -79,6 +87,13 @@ class Demo:
                 self.log(f"[dim]✓ {name}: cached ({done.get('summary', '')})[/]")
                 self.timings[name] = 0.0
                 return done.get("value")
+            marker.unlink()
+        if fresh_dir is not None and fresh_dir.exists():
+            if not (started.exists() and started.read_text().strip() == key):
+                import shutil
+
+                shutil.rmtree(fresh_dir)
+        atomic_write_text(started, key + "\n")
         self.log(f"[bold]▶ {name}[/]")
         t0 = time.perf_counter()
         value = fn()
@@ -236,7 +251,8 @@ class Demo:
                     "summary": f"{steps} steps, loss {losses[0]:.3f} → {losses[-1]:.3f}" if losses else ""}
 
         return self.stage("train", {"config": train_cfg, "set": t.get("set", {}),
-                                    "shards": _digest(self.out / "shards" / "manifest.json")}, run)
+                                    "shards": _digest(self.out / "shards" / "manifest.json")}, run,
+                          fresh_dir=run_dir)
 
     def evaluate(self, name: str, model_dir: str, task_dirs: list[Path]) -> dict:
         e = self.cfg["eval"]
@@ -244,7 +260,8 @@ class Demo:
         cmd = [sys.executable, "-m", "termforge.cli", "eval", "--model", model_dir,
                *[str(d) for d in task_dirs if any(Path(d).iterdir())],
                "--attempts", str(e.get("attempts", 2)), "--jobs", str(e.get("jobs", 4)),
-               "--max-turns", str(e.get("max_turns", 10)), "--temperature", str(e.get("temperature", 0.0)),
+               "--max-turns", str(e.get("max_turns", 10)), "--max-tokens", str(e.get("max_tokens", 256)),
+               "--temperature", str(e.get("temperature", 0.0)),
                "--seed", str(self.cfg.get("seed", 0)), "--out", str(run_dir)]
 
         def run():
@@ -255,7 +272,8 @@ class Demo:
                     "n_trials": report["n_trials"],
                     "summary": f"success {_pct(success)} ± {_pct(stderr)} over {report['n_trials']} trials"}
 
-        return self.stage(name, {"cmd": cmd[3:], "model": _digest_dir(Path(model_dir))}, run)
+        return self.stage(name, {"cmd": cmd[3:], "model": _digest_dir(Path(model_dir))}, run,
+                          fresh_dir=run_dir)
 
     # -------------------------------------------------------------- the run
 
