@@ -85,7 +85,7 @@ class Demo:
             done = json.loads(marker.read_text())
             if done.get("key") == key:
                 self.log(f"[dim]✓ {name}: cached ({done.get('summary', '')})[/]")
-                self.timings[name] = 0.0
+                self.timings[name] = done.get("seconds", 0.0)  # when it was computed
                 return done.get("value")
             marker.unlink()
         if fresh_dir is not None and fresh_dir.exists():
