@@ -56,7 +56,10 @@ class GenOptions:
     verify_runs: int = 2
     keep_rejected: bool = False
     steps: dict[int, float] = field(default_factory=lambda: dict(DEFAULT_STEPS))
-    near_dup_threshold: float = 0.8
+    # Estimated Jaccard similarity (instruction + solution) above which a task is a near-duplicate.
+    # None: 0.8, but 0.95 in seed mode, where mutants of one seed share their solution's structure
+    # by design and differ in names, data and wording.
+    near_dup_threshold: float | None = None
     trial_options: TrialOptions = field(default_factory=TrialOptions)
     llm: Any = None  # termforge.generator.llm.LLMOptions for mode "llm"
 
@@ -234,7 +237,10 @@ def generate(opts: GenOptions, *, on_record: Callable[[Record], None] | None = N
     (out / "tasks").mkdir(exist_ok=True)
 
     done = read_index(out)
-    dedupe = NearDupIndex(threshold=opts.near_dup_threshold)
+    threshold = opts.near_dup_threshold
+    if threshold is None:
+        threshold = 0.95 if opts.mode == "seed" else 0.8
+    dedupe = NearDupIndex(threshold=threshold)
     for rec in sorted(done.values(), key=lambda r: r["index"]):
         if rec.get("fingerprint"):
             dedupe.add_fingerprint(rec["id"], rec["fingerprint"])
