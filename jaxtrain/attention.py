@@ -22,9 +22,9 @@ from __future__ import annotations
 from typing import Callable, Protocol
 
 import jax
-import jax.numpy as jnp
 
 from termforge.errors import ConfigError
+from termforge.kernels.reference import reference_attention
 
 
 class AttentionFn(Protocol):
@@ -61,41 +61,9 @@ def get_attention(name: str) -> AttentionFn:
         ) from None
 
 
-def attention_mask(q_len: int, kv_len: int, *, causal: bool, segment_ids: jax.Array | None,
-                   kv_segment_ids: jax.Array | None) -> jax.Array | None:
-    """Boolean mask [batch or 1, q_len, kv_len]: True where a query may attend to a key."""
-    mask = None
-    if causal:
-        q_idx = jnp.arange(q_len)[:, None]  # [q_len, 1]
-        kv_idx = jnp.arange(kv_len)[None, :]  # [1, kv_len]
-        mask = (kv_idx <= q_idx)[None]  # [1, q_len, kv_len]
-    if segment_ids is not None:
-        if kv_segment_ids is None:
-            kv_segment_ids = segment_ids
-        same = segment_ids[:, :, None] == kv_segment_ids[:, None, :]  # [batch, q_len, kv_len]
-        mask = same if mask is None else mask & same
-    return mask
-
-
-@register_attention("reference")
-def reference_attention(q: jax.Array, k: jax.Array, v: jax.Array, *, causal: bool,
-                        segment_ids: jax.Array | None = None,
-                        kv_segment_ids: jax.Array | None = None) -> jax.Array:
-    """Plain XLA attention: einsums with float32 logits and softmax; GQA by head grouping."""
-    batch, q_len, heads, head_dim = q.shape
-    kv_len, kv_heads = k.shape[1], k.shape[2]
-    groups = heads // kv_heads
-    qg = q.reshape(batch, q_len, kv_heads, groups, head_dim)  # [batch, q_len, kv_heads, groups, head_dim]
-    scores = jnp.einsum("blkgd,bskd->bkgls", qg, k,
-                        preferred_element_type=jnp.float32)  # [batch, kv_heads, groups, q_len, kv_len]
-    scores = scores * jnp.float32(head_dim ** -0.5)
-    mask = attention_mask(q_len, kv_len, causal=causal, segment_ids=segment_ids,
-                          kv_segment_ids=kv_segment_ids)  # [batch|1, q_len, kv_len]
-    if mask is not None:
-        scores = jnp.where(mask[:, None, None], scores, jnp.finfo(jnp.float32).min)
-    probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)  # [batch, kv_heads, groups, q_len, kv_len]
-    out = jnp.einsum("bkgls,bskd->blkgd", probs, v)  # [batch, q_len, kv_heads, groups, head_dim]
-    return out.reshape(batch, q_len, heads, head_dim)  # [batch, q_len, heads, head_dim]
+# The plain-XLA reference (float32 scores and softmax, GQA by head grouping) lives with the kernels
+# it is the numerical reference for; the model uses the very same function.
+register_attention("reference")(reference_attention)
 
 
 # ------------------------------------------------ Pallas kernels (termforge.kernels, issue 7)

@@ -5,8 +5,8 @@
 
 Scores and softmax run in float32; grouped-query attention groups the query heads per key/value
 head, so keys and values are never repeated. `causal` masks keys at a later index than the query
-(q and kv share one index space). Same math as termforge.jaxtrain.attention's "reference" (the
-kernels package must not import jaxtrain, so the few lines are repeated here).
+(q and kv share one index space). termforge.jaxtrain.attention registers this very function as the
+model's "reference" attention.
 """
 
 from __future__ import annotations
