@@ -161,12 +161,19 @@ def _scratch(shape, dtype):
 
 
 # ------------------------------------------------------------ block math
+def _precision(a):
+    """float32 blocks multiply in full precision: Triton's default for a DEFAULT-precision dot is
+    TF32 (10-bit mantissa), which would make float32 attention disagree with the reference at
+    ~1e-3. bfloat16 blocks keep the default (native bf16 tensor-core products)."""
+    return lax.Precision.HIGHEST if a.dtype == jnp.float32 else None
+
+
 def _dot_nt(a, b):  # a [m, d], b [n, d] -> [m, n] float32
-    return lax.dot_general(a, b, (((1,), (1,)), ((), ())), preferred_element_type=_F32)
+    return lax.dot_general(a, b, (((1,), (1,)), ((), ())), precision=_precision(a), preferred_element_type=_F32)
 
 
 def _dot(a, b):  # a [m, k], b [k, n] -> [m, n] float32
-    return lax.dot_general(a, b, (((1,), (0,)), ((), ())), preferred_element_type=_F32)
+    return lax.dot_general(a, b, (((1,), (0,)), ((), ())), precision=_precision(a), preferred_element_type=_F32)
 
 
 def _and(a, b):

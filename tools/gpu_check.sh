@@ -1,63 +1,78 @@
 #!/usr/bin/env bash
-# Check termforge.kernels on a machine with an NVIDIA GPU:
-#   1. the flash-attention tests with the Pallas kernels compiled by Triton (not interpreted),
-#      including the full --runslow grid (fast on a GPU);
-#   2. the ring-attention tests (8 fake CPU devices in a subprocess, interpreted: a single GPU
-#      cannot host a ring);
+# Check termforge on a machine with an NVIDIA GPU, in stages that each have a time limit:
+#   1. environment: a CUDA jax backend; termforge importable (installed, or put on PYTHONPATH
+#      through a package shim when the machine has no venv, e.g. a bare CUDA image);
+#   2. the flash-attention tests with the Pallas kernels compiled by Triton (not interpreted):
+#      the default subset, then the full grid's Triton ("loop") cases, in parallel with xdist
+#      when it is installed;
 #   3. benchmarks/attention.py --gpu: forward and forward+backward TFLOP/s of the Pallas kernel
-#      against jax.nn.dot_product_attention(implementation="cudnn") and the XLA reference, plus the
-#      compiled peak temporary memory of reference / flash / ring on this device.
+#      against jax.nn.dot_product_attention(implementation="cudnn") and the XLA reference;
+#   4. benchmarks/train_gpu.py: one Qwen3 SFT step (bf16 compute), tokens/s and MFU with the
+#      reference attention and with the flash kernel.
+# Ring attention needs several devices: its tests run on 8 fake CPU devices in the normal suite.
 #
-#   tools/gpu_check.sh                  # everything, logs under gpu_check_logs/
-#   PYTHON=/path/to/python tools/gpu_check.sh
-#   LENGTHS=2048,8192 BLOCKS="64 64" tools/gpu_check.sh
-#
-# Needs a CUDA jaxlib (pip install -U "jax[cuda12]" matching the installed jax) and pytest.
-set -euo pipefail
+#   tools/gpu_check.sh                  # everything; logs under $OUT or gpu_check_logs/
+#   PYTHON=/path/to/python MODEL=qwen3-1.7b SEQ=8192 BATCH=2 tools/gpu_check.sh
+set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$PWD"
 PY="${PYTHON:-.venv/bin/python}"
 [ -x "$PY" ] || PY="$(command -v python3)"
 LENGTHS="${LENGTHS:-2048,8192,32768}"
-read -r BLOCK_Q BLOCK_K <<< "${BLOCKS:-64 64}"
-LOGS="${LOGS:-gpu_check_logs}"
+MODEL="${MODEL:-qwen3-0.6b}"
+SEQ="${SEQ:-4096}"
+BATCH="${BATCH:-4}"
+LOGS="${OUT:-${LOGS:-gpu_check_logs}}"
 mkdir -p "$LOGS"
+export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
 
 echo "== environment"
-"$PY" - <<'EOF'
+if ! "$PY" -c "import termforge.kernels, termforge.jaxtrain" 2>/dev/null; then
+    # No install: mirror pyproject's package-dir mapping (termforge.kernels <- kernels/, ...).
+    SHIM="$(mktemp -d)"
+    cp -r "$ROOT/termforge" "$SHIM/termforge"
+    for p in executor jaxtrain generator kernels eval; do ln -s "$ROOT/$p" "$SHIM/termforge/$p"; done
+    export PYTHONPATH="$SHIM${PYTHONPATH:+:$PYTHONPATH}"
+    echo "termforge from a package shim at $SHIM"
+fi
+"$PY" - <<'EOF' || exit 1
 import sys
-import jax
+import jax, flax, optax
 backend = jax.default_backend()
-print(f"python {sys.version.split()[0]}, jax {jax.__version__}, backend {backend}, devices {jax.devices()}")
+print(f"python {sys.version.split()[0]}, jax {jax.__version__}, flax {flax.__version__}, optax {optax.__version__}, "
+      f"backend {backend}, devices {jax.devices()}")
 if backend != "gpu":
     sys.exit(f"no GPU backend (got {backend!r}): install a CUDA jaxlib, e.g. pip install -U 'jax[cuda12]'")
+import termforge.kernels, termforge.jaxtrain.model  # noqa: F401
 EOF
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 
-# Compiled kernels; the float32 reference must not use TF32 or the 2e-5 bound is meaningless.
-export TERMFORGE_PALLAS_INTERPRET=0
-export JAX_DEFAULT_MATMUL_PRECISION=highest
-export XLA_PYTHON_CLIENT_PREALLOCATE=false
-
+XDIST=()
+"$PY" -c "import xdist" 2>/dev/null && XDIST=(-n "${XDIST_WORKERS:-8}")
 status=0
-echo "== flash attention tests, Triton-compiled (full grid)"
-if ! "$PY" -m pytest tests/kernels/test_kernels_flash.py tests/kernels/test_kernels_registry.py \
-        --runslow -q -p no:cacheprovider 2>&1 | tee "$LOGS/flash_tests.log"; then
-    echo "!! flash tests failed (see $LOGS/flash_tests.log)"; status=1
-fi
+stage() {  # stage NAME SECONDS CMD...: run with a time limit, log to $LOGS/NAME.log, remember failures
+    local name="$1" secs="$2"; shift 2
+    echo "== $name (limit ${secs}s)"
+    local t0=$SECONDS
+    timeout -k 10 "$secs" "$@" 2>&1 | tee "$LOGS/$name.log"
+    local rc=${PIPESTATUS[0]}
+    echo "-- $name: rc $rc in $((SECONDS - t0))s"
+    [ "$rc" = 0 ] || status=1
+}
 
-echo "== ring attention tests (8 fake CPU devices, interpreted)"
-if ! "$PY" -m pytest tests/kernels/test_kernels_ring.py -q -p no:cacheprovider 2>&1 | tee "$LOGS/ring_tests.log"; then
-    echo "!! ring tests failed (see $LOGS/ring_tests.log)"; status=1
-fi
+# Compiled kernels; the float32 reference must not use TF32 or the 2e-5 bound is meaningless.
+export TERMFORGE_PALLAS_INTERPRET=0 JAX_DEFAULT_MATMUL_PRECISION=highest
+stage flash_tests "${FLASH_LIMIT:-130}" "$PY" -m pytest tests/kernels/test_kernels_flash.py \
+    tests/kernels/test_kernels_registry.py -q -p no:cacheprovider "${XDIST[@]}"
+stage flash_grid "${GRID_LIMIT:-100}" "$PY" -m pytest tests/kernels/test_kernels_flash.py --runslow \
+    -k "full_grid and loop" -q -p no:cacheprovider "${XDIST[@]}"
 
-echo "== benchmark: TFLOP/s vs cuDNN and compiled memory (blocks $BLOCK_Q x $BLOCK_K)"
-unset JAX_DEFAULT_MATMUL_PRECISION  # bf16 speed run: default precision, like training
-if ! "$PY" benchmarks/attention.py --gpu --lengths "$LENGTHS" --ns 1,2,4,8 --steps 10 \
-        --block-q "$BLOCK_Q" --block-k "$BLOCK_K" 2>&1 | tee "$LOGS/benchmark.log"; then
-    echo "!! benchmark failed (see $LOGS/benchmark.log)"; status=1
-fi
+unset JAX_DEFAULT_MATMUL_PRECISION  # speed runs: default precision, like training
+stage attention_bench "${BENCH_LIMIT:-90}" "$PY" benchmarks/attention.py --gpu --lengths "$LENGTHS" --steps 10 \
+    --skip-memory
+stage train_mfu "${TRAIN_LIMIT:-150}" "$PY" benchmarks/train_gpu.py --model "$MODEL" --seq-len "$SEQ" \
+    --batch "$BATCH" --steps 8 --impls reference,flash
 
-# On a multi-GPU host the memory table also compiles the ring over 2/4/8 GPUs (as many as exist).
 echo "== done (status $status); logs in $LOGS/"
 exit "$status"
