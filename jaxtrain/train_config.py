@@ -20,6 +20,11 @@ Schema (see configs/train/tiny.yaml and docs/training.md):
     optimizer: {lr, min_lr_ratio, warmup_steps, weight_decay, b1, b2, eps, grad_clip}
     checkpoint: {enabled, every, max_to_keep, async_save, export_hf}
     curriculum: [{name, steps, seq_len, batch_size, attention_impl, filter: {...}}, ...]
+    targets: [{name, chip, chips, mesh: {...}, grad_accum}, ...]   # machines the run is sized for
+    target: null                  # a targets entry: its mesh and grad_accum become mesh / train.grad_accum
+
+A config with `targets` (configs/recipes/) is run with `--target NAME` (= `--set target=NAME`);
+`termforge plan-memory` checks each target's memory per device (termforge.jaxtrain.memory).
 """
 
 from __future__ import annotations
@@ -132,6 +137,17 @@ class MeshConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class TargetConfig:
+    """A machine a run is sized for: `chips` accelerators of kind `chip` laid out as `mesh`."""
+
+    name: str = ""
+    chip: str = ""  # a key of termforge.jaxtrain.memory.CHIPS (tpu-v5p, h100-80gb, ...)
+    chips: int = 0  # accelerator count (jax devices); the mesh uses exactly these
+    mesh: MeshConfig = MeshConfig()
+    grad_accum: int | None = None  # null: train.grad_accum
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainConfig:
     model: str = "qwen3-tiny"
     model_overrides: dict = dataclasses.field(default_factory=dict)
@@ -144,6 +160,8 @@ class TrainConfig:
     optimizer: OptimizerConfig = OptimizerConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
     curriculum: tuple[StageConfig, ...] = ()
+    targets: tuple[TargetConfig, ...] = ()
+    target: str | None = None  # name of the targets entry this run uses (resolved at load)
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(self)
@@ -305,10 +323,12 @@ def _check_path(parts: list[str], full: str) -> None:
         if origin in (typing.Union, types.UnionType):
             tp = next(a for a in typing.get_args(tp) if a is not type(None))
             origin = typing.get_origin(tp)
-        if origin is tuple and typing.get_args(tp)[0] is StageConfig:
+        if origin is tuple and dataclasses.is_dataclass(typing.get_args(tp)[0]):
             if not part.isdigit():
-                raise ConfigError(f"--set {full}: curriculum entries are addressed by index (curriculum.0.seq_len)")
-            tp = StageConfig
+                name = parts[i - 1]
+                example = {"curriculum": "curriculum.0.seq_len", "targets": "targets.0.mesh.fsdp"}.get(name, name + ".0")
+                raise ConfigError(f"--set {full}: {name} entries are addressed by index ({example})")
+            tp = typing.get_args(tp)[0]
             continue
         if dataclasses.is_dataclass(tp):
             hints = typing.get_type_hints(tp)
@@ -321,6 +341,13 @@ def _check_path(parts: list[str], full: str) -> None:
         if tp is dict:  # model_overrides.<anything>
             return
         raise ConfigError(f"unknown config key {'.'.join(parts[:i + 1])!r} ({'.'.join(parts[:i])} is a value)")
+
+
+_LISTS = ("curriculum", "targets")
+
+
+def _entries(name: str, n: int) -> str:
+    return f"curriculum has {n} stage(s)" if name == "curriculum" else f"{name} has {n} entr{'y' if n == 1 else 'ies'}"
 
 
 def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
@@ -336,19 +363,19 @@ def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict:
             if isinstance(node, list):
                 k = int(part)
                 if k >= len(node):
-                    raise ConfigError(f"--set {item}: curriculum has {len(node)} stage(s), no index {k}")
+                    raise ConfigError(f"--set {item}: {_entries(parts[j - 1], len(node))}, no index {k}")
                 node = node[k]
                 continue
             nxt = node.get(part)
             if nxt is None:
-                nxt = [] if part == "curriculum" else {}
+                nxt = [] if part in _LISTS else {}
                 node[part] = nxt
             node = nxt
         last = parts[-1]
         if isinstance(node, list):
             k = int(last)
             if k >= len(node):
-                raise ConfigError(f"--set {item}: curriculum has {len(node)} stage(s), no index {k}")
+                raise ConfigError(f"--set {item}: {_entries(parts[-2], len(node))}, no index {k}")
             node[k] = value
         else:
             node[last] = value
@@ -361,8 +388,32 @@ def config_from_dict(raw: dict, overrides: Sequence[str] = (), *, source: str = 
         raise ConfigError(f"{source}: expected a mapping at the top level")
     raw = apply_overrides(raw, overrides)
     cfg = _from_dict(TrainConfig, raw, "")
+    if cfg.target is not None:
+        if "mesh" in raw:
+            raise ConfigError(f"target {cfg.target!r} carries its own mesh: drop the top-level mesh "
+                              "(or change targets.N.mesh)")
+        t = _target(cfg, cfg.target)
+        if t.grad_accum is not None and "grad_accum" in (raw.get("train") or {}):
+            raise ConfigError(f"target {cfg.target!r} sets grad_accum: drop train.grad_accum "
+                              "(or change targets.N.grad_accum)")
+        cfg = with_target(cfg, cfg.target)
     validate(cfg)
     return cfg
+
+
+def _target(cfg: TrainConfig, name: str) -> TargetConfig:
+    for t in cfg.targets:
+        if t.name == name:
+            return t
+    known = ", ".join(t.name for t in cfg.targets) or "none"
+    raise ConfigError(f"unknown target {name!r} (targets of this config: {known})")
+
+
+def with_target(cfg: TrainConfig, name: str) -> TrainConfig:
+    """`cfg` laid out for its target `name`: that target's mesh and grad_accum replace mesh / train.grad_accum."""
+    t = _target(cfg, name)
+    train = dataclasses.replace(cfg.train, grad_accum=t.grad_accum) if t.grad_accum is not None else cfg.train
+    return cfg.replace(target=name, mesh=t.mesh, train=train)
 
 
 def load_train_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> TrainConfig:
@@ -447,6 +498,31 @@ def validate(cfg: TrainConfig) -> None:
     if len(set(names)) != len(names):
         raise ConfigError(f"curriculum stage names must be unique, got {names}")
     stages(cfg)  # step budgets add up
+    _validate_targets(cfg)
+
+
+def _validate_targets(cfg: TrainConfig) -> None:
+    from termforge.jaxtrain.memory import CHIPS  # a table; imports no jax
+
+    names = [t.name for t in cfg.targets]
+    if len(set(names)) != len(names) or "" in names:
+        raise ConfigError(f"target names must be unique and non-empty, got {names}")
+    for i, t in enumerate(cfg.targets):
+        where = f"targets.{i} ({t.name})"
+        if t.chip not in CHIPS:
+            raise ConfigError(f"{where}.chip must be one of {', '.join(CHIPS)}, got {t.chip!r}")
+        _positive(t.chips, f"{where}.chips")
+        _positive(t.grad_accum, f"{where}.grad_accum")
+        for axis in MESH_AXES:
+            v = getattr(t.mesh, axis)
+            if v == 0 or v < -1:
+                raise ConfigError(f"{where}.mesh.{axis} must be positive or -1 (= fill), got {v}")
+        if sum(getattr(t.mesh, a) == -1 for a in MESH_AXES) > 1:
+            raise ConfigError(f"{where}: at most one mesh axis may be -1")
+        try:
+            resolve_mesh(cfg.replace(mesh=t.mesh), t.chips)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
 
 
 def stages(cfg: TrainConfig) -> list[Stage]:
@@ -510,21 +586,15 @@ def num_readers(cfg: TrainConfig, process_count: int) -> int:
 
 def check_against_devices(cfg: TrainConfig, n_devices: int, process_count: int = 1) -> dict[str, int]:
     """Device-dependent checks (before compilation); returns the resolved mesh."""
+    if cfg.targets and cfg.target is None and cfg.mesh == MeshConfig():
+        raise ConfigError(f"this config is sized for targets {', '.join(t.name for t in cfg.targets)}: choose one "
+                          "with --target NAME (or set mesh explicitly)")
+    if cfg.target is not None:
+        t = _target(cfg, cfg.target)
+        if t.chips != n_devices:
+            raise ConfigError(f"target {t.name!r} is {t.chips} {t.chip} chip(s), this job has {n_devices} device(s)")
     dims = resolve_mesh(cfg, n_devices)
-    data_par = dims["data"] * dims["fsdp"]
-    accum = cfg.train.grad_accum
-    readers = num_readers(cfg, process_count)
-    for s in stages(cfg):
-        if s.batch_size % (data_par * accum):
-            extra = f" x grad_accum {accum}" if accum > 1 else ""
-            raise ConfigError(f"stage {s.name!r}: batch_size {s.batch_size} is not divisible by the data axes "
-                              f"(data {dims['data']} x fsdp {dims['fsdp']}{extra} = {data_par * accum})")
-        if s.batch_size % readers:
-            raise ConfigError(f"stage {s.name!r}: batch_size {s.batch_size} is not divisible by "
-                              f"data.num_readers {readers}")
-        if s.seq_len % dims["context"]:
-            raise ConfigError(f"stage {s.name!r}: seq_len {s.seq_len} is not divisible by the context axis "
-                              f"({dims['context']})")
+    check_stage_shapes(cfg, dims, process_count)
     if not cfg.data.shards:
         raise ConfigError("data.shards is not set (a shard set directory, or a list of {path, weight})")
     for spec in cfg.data.shards + cfg.data.eval_shards:
@@ -540,3 +610,21 @@ def check_against_devices(cfg: TrainConfig, n_devices: int, process_count: int =
     if cfg.init_from and not Path(cfg.init_from).exists():
         raise ConfigError(f"init_from {cfg.init_from} not found (a Hugging Face dir, a checkpoint dir or a run dir)")
     return dims
+
+
+def check_stage_shapes(cfg: TrainConfig, dims: dict[str, int], process_count: int = 1) -> None:
+    """Every stage's batch divides the data axes (x grad_accum) and the readers; seq_len the context axis."""
+    data_par = dims["data"] * dims["fsdp"]
+    accum = cfg.train.grad_accum
+    readers = num_readers(cfg, process_count)
+    for s in stages(cfg):
+        if s.batch_size % (data_par * accum):
+            extra = f" x grad_accum {accum}" if accum > 1 else ""
+            raise ConfigError(f"stage {s.name!r}: batch_size {s.batch_size} is not divisible by the data axes "
+                              f"(data {dims['data']} x fsdp {dims['fsdp']}{extra} = {data_par * accum})")
+        if s.batch_size % readers:
+            raise ConfigError(f"stage {s.name!r}: batch_size {s.batch_size} is not divisible by "
+                              f"data.num_readers {readers}")
+        if s.seq_len % dims["context"]:
+            raise ConfigError(f"stage {s.name!r}: seq_len {s.seq_len} is not divisible by the context axis "
+                              f"({dims['context']})")

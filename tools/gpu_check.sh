@@ -29,12 +29,9 @@ export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
 
 echo "== environment"
 if ! "$PY" -c "import termforge.kernels, termforge.jaxtrain" 2>/dev/null; then
-    # No install: mirror pyproject's package-dir mapping (termforge.kernels <- kernels/, ...).
-    SHIM="$(mktemp -d)"
-    cp -r "$ROOT/termforge" "$SHIM/termforge"
-    for p in executor jaxtrain generator kernels eval; do ln -s "$ROOT/$p" "$SHIM/termforge/$p"; done
-    export PYTHONPATH="$SHIM${PYTHONPATH:+:$PYTHONPATH}"
-    echo "termforge from a package shim at $SHIM"
+    # Not installed (a bare CUDA image): an editable install without dependencies or an index
+    # maps termforge.kernels <- kernels/ etc. as pyproject says; the image has jax/flax/optax.
+    "$PY" -m pip install -q --no-deps --no-build-isolation --no-index -e "$ROOT" || exit 1
 fi
 "$PY" - <<'EOF' || exit 1
 import sys
