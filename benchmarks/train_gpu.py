@@ -24,7 +24,7 @@ import time
 
 
 def run_one(model_name: str, impl: str, *, seq_len: int, batch: int, steps: int, remat: str, param_dtype: str,
-            overrides: dict) -> dict:
+            overrides: dict, init: str = "eager") -> dict:
     import jax
     import jax.numpy as jnp
     import optax
@@ -39,7 +39,13 @@ def run_one(model_name: str, impl: str, *, seq_len: int, batch: int, steps: int,
     cfg = load_config(model_name).replace(param_dtype=param_dtype, dtype="bfloat16", attention_impl=impl,
                                           remat=remat == "full", **overrides)
     mesh = make_mesh({"data": 1, "fsdp": jax.device_count(), "tensor": 1, "context": 1})
-    model = create_sharded(lambda: Qwen3ForCausalLM(cfg, rngs=nnx.Rngs(0)), mesh, DEFAULT_RULES)
+    t0 = time.perf_counter()
+    if init == "sharded":  # the trainer's way: one jitted constructor with out_shardings
+        model = create_sharded(lambda: Qwen3ForCausalLM(cfg, rngs=nnx.Rngs(0)), mesh, DEFAULT_RULES)
+    else:  # op by op on the default device (one device only)
+        model = Qwen3ForCausalLM(cfg, rngs=nnx.Rngs(0))
+    jax.block_until_ready(nnx.state(model))
+    init_s = time.perf_counter() - t0
     opt = nnx.Optimizer(model, optax.adamw(1e-5), wrt=nnx.Param)
     nnx.update(opt, jax.device_put(nnx.state(opt), state_shardings(nnx.state(opt), mesh, DEFAULT_RULES)))
     step = make_train_step(grad_accum=1, remat=remat, schedule=lambda s: jnp.float32(1e-5), mesh=mesh,
@@ -75,7 +81,7 @@ def run_one(model_name: str, impl: str, *, seq_len: int, batch: int, steps: int,
     except Exception:  # noqa: BLE001 - not every backend reports memory
         pass
     return {"model": model_name, "impl": impl, "params": count_params(model), "seq_len": seq_len, "batch": batch,
-            "remat": remat, "param_dtype": param_dtype, "compile_s": round(compile_s, 2),
+            "remat": remat, "param_dtype": param_dtype, "init": init, "init_s": round(init_s, 2), "compile_s": round(compile_s, 2),
             "step_s_median": round(step_s, 4), "tokens_per_s": round(n_tok / step_s, 1),
             "tflops_per_s": round(flops / step_s / 1e12, 2), "mfu": round(flops / step_s / peak, 4),
             "loss_first": round(first_loss, 4), "loss_last": round(losses[-1], 4), **mem,
@@ -91,6 +97,8 @@ def main(argv=None) -> int:
     ap.add_argument("--impls", default="reference,flash")
     ap.add_argument("--remat", default="full", choices=["none", "full", "dots", "dots_no_batch"])
     ap.add_argument("--param-dtype", default="float32")
+    ap.add_argument("--init", default="eager", choices=["eager", "sharded"],
+                    help="eager: build the model op by op (one device); sharded: the trainer's jitted create_sharded")
     ap.add_argument("--layers", type=int, default=None, help="override num_hidden_layers")
     args = ap.parse_args(argv)
     overrides = {"num_hidden_layers": args.layers} if args.layers else {}
@@ -98,7 +106,8 @@ def main(argv=None) -> int:
     for impl in args.impls.split(","):
         try:
             r = run_one(args.model, impl, seq_len=args.seq_len, batch=args.batch, steps=args.steps,
-                        remat=args.remat, param_dtype=args.param_dtype, overrides=overrides)
+                        remat=args.remat, param_dtype=args.param_dtype, overrides=overrides,
+                        init=args.init)
         except Exception as exc:  # noqa: BLE001 - report and go on with the next kernel
             r = {"model": args.model, "impl": impl, "error": f"{type(exc).__name__}: {str(exc)[:500]}"}
         print(json.dumps(r), flush=True)

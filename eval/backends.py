@@ -102,7 +102,15 @@ class OpenAIChat:
         self.base_url = normalise_base_url(base_url)
         self.model = model
         self.api_key_env, self.timeout, self.retries = api_key_env, timeout, retries
-        self._slots = threading.BoundedSemaphore(max(1, concurrency))
+        self.concurrency = max(1, concurrency)
+        self._slots = threading.BoundedSemaphore(self.concurrency)
+
+    def __getstate__(self) -> dict[str, Any]:  # it travels to Ray workers: a fresh semaphore there
+        return {k: v for k, v in self.__dict__.items() if k != "_slots"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._slots = threading.BoundedSemaphore(self.concurrency)
 
     def _headers(self) -> dict[str, str]:
         h = {"Content-Type": "application/json"}

@@ -8,7 +8,7 @@ own verifier, with a resumable index and a report.
                                   termforge.eval = cause and network evidence), episode/, verifier/
     RUN_DIR/report.json|.md, *.png   written by termforge.eval.report
 
-Attempts run `jobs` at a time; a failure inside one attempt (a crashed backend, an executor bug,
+Attempts run `jobs` at a time (or on a Ray cluster, see termforge.executor.backend); a failure inside one attempt (a crashed backend, an executor bug,
 an image that does not build) is recorded as that attempt's cause and never stops the others.
 Only errors the user must fix before anything can run (Docker down, a base image that is not
 available) end the run -- after the attempts already in flight are recorded.
@@ -16,25 +16,23 @@ available) end the run -- after the attempts already in flight are recorded.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
-import shutil
-import threading
-import time
-import traceback
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from termforge.errors import DockerUnavailableError, ImageMissingError, TermforgeError
+from termforge.errors import ConfigError, DockerUnavailableError, ImageMissingError, TermforgeError
 from termforge.eval.backends import Provider
 from termforge.eval.tb2 import classify_network, scan_downloads
 from termforge.executor.agent import LoopConfig, TerminusAgent
 from termforge.executor.agents import NopAgent
+from termforge.executor.backend import LocalBackend
+from termforge.executor.jobs import TrialJob, TrialOutput, run_trials
 from termforge.executor.task import Task, load_task
-from termforge.executor.trial import TrialOptions, reward_of, run_trial
+from termforge.executor.trial import TrialOptions, reward_of
 from termforge.ui import atomic_write_json
 
 RUN_SCHEMA = "termforge.eval-run/1"
@@ -125,11 +123,17 @@ def _synthetic_result(task: Task, trial_dir: Path, kind: str, message: str, tb: 
 def run_eval(task_paths: list[str | Path | Task], out: str | Path, provider: Provider,
              opts: EvalOptions = EvalOptions(), *,
              on_entry: Callable[[dict], None] | None = None,
-             on_plan: Callable[[int, int], None] | None = None) -> list[dict]:
+             on_plan: Callable[[int, int], None] | None = None, backend=None) -> list[dict]:
     """Run every missing attempt; returns the index entries of the run directory (all of them).
 
-    `on_plan(total, already_done)` is called once before the first attempt starts.
+    Attempts run `opts.jobs` at a time in threads, or on `backend` (e.g. Ray workers, which need
+    a model they can reach: an endpoint, the oracle or nop). Only this process writes the run
+    directory. `on_plan(total, already_done)` is called once before the first attempt starts.
     """
+    backend = backend or LocalBackend(opts.jobs)
+    if backend.ships_files and provider.lm is not None:
+        raise ConfigError(f"--backend {backend.name} runs episodes on other processes, which cannot share this "
+                          "in-process model: serve it with `termforge serve CKPT` and pass --model openai:URL#MODEL")
     tasks = [p if isinstance(p, Task) else load_task(p, require_solution=provider.spec.kind == "oracle")
              for p in task_paths]
     if not tasks:
@@ -152,7 +156,7 @@ def run_eval(task_paths: list[str | Path | Task], out: str | Path, provider: Pro
     if not todo:
         return sorted(done.values(), key=lambda e: e["id"])
     static = {t.name: scan_downloads(t.path) for t in tasks}
-    if opts.check_images:
+    if opts.check_images and not backend.ships_files:  # Ray workers check their own Docker
         from termforge.eval.tb2 import check_images
         from termforge.executor.docker_env import client
 
@@ -160,110 +164,94 @@ def run_eval(task_paths: list[str | Path | Task], out: str | Path, provider: Pro
         check_images(sorted({t.name: t for t, _ in todo}.values(), key=lambda t: t.name),
                      opts.trial_options.image_map)
 
-    lock = threading.Lock()
-    stopping = threading.Event()
     fatal: list[BaseException] = []
-    index = open(out / "index.jsonl", "a", encoding="utf-8")
-
-    def record(entry: dict) -> None:
-        with lock:
+    run = [(t, k) for t, k in todo if not _skipped(t, opts, static)]
+    jobs = (TrialJob(attempt_id(t, k), t, functools.partial(_eval_agent, provider, k, opts.max_turns),
+                     opts.trial_options, trial_dir=out / "trials" / attempt_id(t, k), attempt=k)
+            for t, k in run)
+    with open(out / "index.jsonl", "a", encoding="utf-8") as index:
+        def record(entry: dict) -> None:
             index.write(json.dumps(entry) + "\n")
             index.flush()
             os.fsync(index.fileno())
             done[entry["id"]] = entry
+            if on_entry:
+                on_entry(entry)
 
-    def one(task: Task, k: int) -> dict | None:
-        if stopping.is_set():
-            return None
-        aid = attempt_id(task, k)
-        trial_dir = out / "trials" / aid
-        shutil.rmtree(trial_dir, ignore_errors=True)  # left by an attempt that crashed
-        t0 = time.perf_counter()
-        base = {"id": aid, "task": task.name, "attempt": k, "category": task.config.category or "unknown",
-                "difficulty": task.config.difficulty or "unknown", "model": provider.name,
-                "trial": f"trials/{aid}"}
-        evidence = static.get(task.name, [])
-        internet = opts.trial_options.allow_internet and task.config.allow_internet
-        if opts.skip_network_tasks and evidence and not internet:
-            entry = {**base, "reward": None, "passed": False, "cause": "needs_network",
-                     "detail": "not run: its tests download (" + evidence[0] + ")",
-                     "network_evidence": evidence[:3], "seconds": 0.0}
-            record(entry)
-            return entry
-        backend = agent = None
-        result: dict[str, Any]
-        try:
-            backend = provider.backend(task, k)
-            if backend is None:
-                agent = NopAgent()
-            else:
-                agent = TerminusAgent(backend, name=f"terminus-2:{provider.name}", model_name=provider.name,
-                                      config=LoopConfig(max_turns=opts.max_turns))
-            result = run_trial(task, agent, trial_dir, options=opts.trial_options)
-        except FATAL_ERRORS as exc:
-            fatal.append(exc)
-            stopping.set()
-            return None
-        except TermforgeError as exc:  # e.g. the image does not build: this attempt only
-            result = _read_result(trial_dir) or _synthetic_result(task, trial_dir, type(exc).__name__, str(exc), None)
-        except Exception as exc:  # noqa: BLE001 - one attempt's crash never stops the run
-            result = _synthetic_result(task, trial_dir, type(exc).__name__, str(exc) or repr(exc),
-                                       traceback.format_exc())
-            atomic_write_json(trial_dir / "result.json", result)
-        verdict_reward = reward_of(result)
-        verdict = classify_network(trial_dir, result, evidence) if verdict_reward != 1.0 else None
-        network = bool(verdict and verdict.needs_network)
-        cause, detail = classify(result, network)
-        meta = (result.get("agent_result") or {}).get("metadata") or {}
-        stats = getattr(backend, "stats", None)
-        exc_info = result.get("exception_info") or {}
-        entry: dict[str, Any] = {
-            **base, "reward": verdict_reward, "passed": verdict_reward == 1.0, "cause": cause, "detail": detail,
-            "stop_reason": meta.get("stop_reason"), "turns": meta.get("n_assistant_turns"),
-            "parse_errors": meta.get("parse_errors"), "completed": meta.get("completed"),
-            "exception": exc_info.get("exception_type"),
-            "seconds": round(time.perf_counter() - t0, 3),
-        }
-        if stats is not None:
-            s = stats.to_json()
-            entry.update(calls=s["calls"], prompt_tokens=s["prompt_tokens"], completion_tokens=s["completion_tokens"])
-            if s.get("dropped_messages"):
-                entry["dropped_messages"] = s["dropped_messages"]
-        if network:
-            entry["network_evidence"] = verdict.evidence
-        _annotate_result(trial_dir, result, provider, entry)
-        record(entry)
-        return entry
-
-    from termforge.executor.sandbox import close_all
-
-    pool = ThreadPoolExecutor(max_workers=max(1, opts.jobs), thread_name_prefix="eval")
-    try:
-        pending = {pool.submit(one, t, k) for t, k in todo}
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                entry = fut.result()
-                if on_entry and entry is not None:
-                    on_entry(entry)
-    except BaseException:
-        stopping.set()
-        pool.shutdown(wait=False, cancel_futures=True)
-        close_all()
-        raise
-    finally:
-        pool.shutdown(wait=True)
-        index.close()
+        for t, k in todo:
+            if _skipped(t, opts, static):
+                record(_skipped_entry(t, k, provider, static[t.name]))
+        with run_trials(backend, jobs) as stream:
+            for job, output in stream:
+                if isinstance(output.error, FATAL_ERRORS):
+                    fatal.append(output.error)
+                    stream.stop()  # the attempts in flight are still recorded
+                    continue
+                record(_entry(job, output, provider, static.get(job.task.name, [])))
     if fatal:
         raise fatal[0]
     return sorted(done.values(), key=lambda e: e["id"])
 
 
-def _read_result(trial_dir: Path) -> dict | None:
-    try:
-        return json.loads((trial_dir / "result.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
+def _eval_agent(provider: Provider, k: int, max_turns: int, task: Task):
+    backend = provider.backend(task, k)
+    if backend is None:
+        return NopAgent()
+    return TerminusAgent(backend, name=f"terminus-2:{provider.name}", model_name=provider.name,
+                         config=LoopConfig(max_turns=max_turns))
+
+
+def _base_entry(task: Task, k: int, provider: Provider) -> dict[str, Any]:
+    aid = attempt_id(task, k)
+    return {"id": aid, "task": task.name, "attempt": k, "category": task.config.category or "unknown",
+            "difficulty": task.config.difficulty or "unknown", "model": provider.name, "trial": f"trials/{aid}"}
+
+
+def _skipped(task: Task, opts: EvalOptions, static: dict[str, list[str]]) -> bool:
+    """--skip-network-tasks: a task whose tests download is not run (unless it may use the network)."""
+    internet = opts.trial_options.allow_internet and task.config.allow_internet
+    return opts.skip_network_tasks and bool(static.get(task.name)) and not internet
+
+
+def _skipped_entry(task: Task, k: int, provider: Provider, evidence: list[str]) -> dict[str, Any]:
+    return {**_base_entry(task, k, provider), "reward": None, "passed": False, "cause": "needs_network",
+            "detail": "not run: its tests download (" + evidence[0] + ")",
+            "network_evidence": evidence[:3], "seconds": 0.0}
+
+
+def _entry(job: TrialJob, output: TrialOutput, provider: Provider, evidence: list[str]) -> dict[str, Any]:
+    """The index line of a finished attempt; a failure inside the attempt is its cause, never fatal."""
+    task, trial_dir = job.task, Path(job.trial_dir)
+    result = output.result
+    exc = output.error
+    if isinstance(exc, TermforgeError):  # e.g. the image does not build: this attempt only
+        result = result or _synthetic_result(task, trial_dir, type(exc).__name__, str(exc), None)
+    elif exc is not None:  # one attempt's crash never stops the run
+        result = _synthetic_result(task, trial_dir, type(exc).__name__, str(exc) or repr(exc), output.traceback)
+        atomic_write_json(trial_dir / "result.json", result)
+    verdict_reward = reward_of(result)
+    verdict = classify_network(trial_dir, result, evidence) if verdict_reward != 1.0 else None
+    network = bool(verdict and verdict.needs_network)
+    cause, detail = classify(result, network)
+    meta = (result.get("agent_result") or {}).get("metadata") or {}
+    exc_info = result.get("exception_info") or {}
+    entry: dict[str, Any] = {
+        **_base_entry(task, job.attempt, provider), "reward": verdict_reward, "passed": verdict_reward == 1.0,
+        "cause": cause, "detail": detail,
+        "stop_reason": meta.get("stop_reason"), "turns": meta.get("n_assistant_turns"),
+        "parse_errors": meta.get("parse_errors"), "completed": meta.get("completed"),
+        "exception": exc_info.get("exception_type"),
+        "seconds": output.seconds,
+    }
+    if output.stats is not None:
+        s = output.stats
+        entry.update(calls=s["calls"], prompt_tokens=s["prompt_tokens"], completion_tokens=s["completion_tokens"])
+        if s.get("dropped_messages"):
+            entry["dropped_messages"] = s["dropped_messages"]
+    if network:
+        entry["network_evidence"] = verdict.evidence
+    _annotate_result(trial_dir, result, provider, entry)
+    return entry
 
 
 def _annotate_result(trial_dir: Path, result: dict, provider: Provider, entry: dict) -> None:

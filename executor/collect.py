@@ -9,22 +9,21 @@ Every attempt runs in a fresh sandbox and is scored by the task's own tests.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import shutil
-import threading
 import uuid
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from termforge.errors import TermforgeError
 from termforge.executor.agent import LoopConfig, Messages, ModelBackend, TerminusAgent
+from termforge.executor.backend import LocalBackend
+from termforge.executor.jobs import TrialJob, TrialOutput, run_trials
 from termforge.executor.oracle import OracleBackend
-from termforge.executor.sandbox import close_all
 from termforge.executor.task import Task, load_task, slugify
-from termforge.executor.trial import TrialOptions, reward_of, run_trial
+from termforge.executor.trial import TrialOptions, reward_of
 from termforge.llm_client import LLMOptions, chat_backend
 from termforge.records import SOURCES, TrajectoryRecord
 from termforge.ui import atomic_write_text
@@ -95,22 +94,47 @@ def read_index(out: Path) -> dict[str, dict]:
     return records
 
 
+def _oracle_backend(task: Task, k: int) -> ModelBackend:
+    return OracleBackend(task, seed=k)
+
+
+@functools.lru_cache(maxsize=None)
+def _shared_chat_backend(llm: LLMOptions) -> ModelBackend:
+    return chat_backend(llm)  # one client per process: its concurrency limit is shared
+
+
+@dataclass(frozen=True)
+class _ChatFactory:
+    """Picklable (it may run on a Ray worker): the client is made where the episodes run."""
+
+    llm: LLMOptions
+
+    def __call__(self, task: Task, k: int) -> ModelBackend:
+        return _shared_chat_backend(self.llm)
+
+
 def _backend_factory(opts: CollectOptions) -> BackendFactory:
     if opts.backend_factory is not None:
         return opts.backend_factory
     if opts.agent == "oracle":
-        return lambda task, k: OracleBackend(task, seed=k)
+        return _oracle_backend
     if opts.agent == "openai":
         if opts.llm is None:
             raise TermforgeError("--agent openai needs --base-url and --model")
-        backend = chat_backend(opts.llm)  # one client: its concurrency limit is shared
-        return lambda task, k: backend
+        return _ChatFactory(opts.llm)
     raise TermforgeError(f"unknown agent {opts.agent!r} for collect; use oracle or openai")
 
 
+def _terminus_agent(factory: BackendFactory, k: int, model_name: str, max_turns: int,
+                    task: Task) -> TerminusAgent:
+    return TerminusAgent(factory(task, k), name=f"terminus-2:{model_name}", model_name=model_name,
+                         config=LoopConfig(max_turns=max_turns))
+
+
 def collect(task_paths: list[str | Path | Task], out: str | Path, opts: CollectOptions = CollectOptions(), *,
-            on_record: Callable[[dict], None] | None = None) -> list[dict]:
-    """Run `attempts` episodes per task; returns the index entries of the whole run directory."""
+            on_record: Callable[[dict], None] | None = None, backend=None) -> list[dict]:
+    """Run `attempts` episodes per task (`jobs` at a time, or on `backend`); returns the index
+    entries of the whole run directory. Only this process writes the run directory."""
     tasks = [p if isinstance(p, Task) else load_task(p, require_solution=opts.agent == "oracle")
              for p in task_paths]
     out = Path(out)
@@ -120,60 +144,42 @@ def collect(task_paths: list[str | Path | Task], out: str | Path, opts: CollectO
     model_name = opts.model_name or (opts.llm.model if opts.llm else opts.agent)
     done = read_index(out)
     _repair_index(out)
-    lock = threading.Lock()
-    stopping = threading.Event()  # set on interrupt: in-flight attempts are not recorded
-    index = open(out / "index.jsonl", "a", encoding="utf-8")
-
-    def one(task: Task, k: int) -> dict | None:
-        if stopping.is_set():
-            return None
-        aid = attempt_id(task, k)
-        trial_dir = out / "trials" / aid
-        shutil.rmtree(trial_dir, ignore_errors=True)  # left by an attempt that crashed
-        agent = TerminusAgent(factory(task, k), name=f"terminus-2:{model_name}", model_name=model_name,
-                              config=LoopConfig(max_turns=opts.max_turns))
-        result = run_trial(task, agent, trial_dir, options=opts.trial_options)
-        if stopping.is_set():
-            return None
-        reward = reward_of(result)
-        episode = agent.last_episode
-        entry: dict[str, Any] = {"id": aid, "task": task.name, "attempt": k, "reward": reward,
-                                 "skills": list(task.config.termforge.get("skills", [])),
-                                 "category": task.config.category,
-                                 "exception": (result.get("exception_info") or {}).get("exception_type")}
-        if episode is not None:
-            rec = _record(task, aid, list(episode.messages), reward or 0.0, model_name)
-            atomic_write_text(out / "trajectories" / f"{aid}.jsonl", rec.to_json() + "\n")
-            entry.update(trajectory_id=rec.trajectory_id, turns=episode.n_assistant_turns,
-                         stop_reason=episode.stop_reason, parse_errors=episode.parse_errors,
-                         trajectory=f"trajectories/{aid}.jsonl")
-        with lock:
+    todo = [(t, k) for t in tasks for k in range(opts.attempts) if attempt_id(t, k) not in done]
+    jobs = (TrialJob(attempt_id(t, k), t,
+                     functools.partial(_terminus_agent, factory, k, model_name, opts.max_turns),
+                     opts.trial_options, trial_dir=out / "trials" / attempt_id(t, k), attempt=k)
+            for t, k in todo)
+    backend = backend or LocalBackend(opts.jobs)
+    with open(out / "index.jsonl", "a", encoding="utf-8") as index, run_trials(backend, jobs) as stream:
+        for job, output in stream:
+            if output.error is not None:
+                raise output.error
+            entry = _entry(job, output, out, model_name)
             index.write(json.dumps(entry) + "\n")
             index.flush()
             os.fsync(index.fileno())
-            done[aid] = entry
-        return entry
-
-    pool = ThreadPoolExecutor(max_workers=max(1, opts.jobs), thread_name_prefix="collect")
-    try:
-        futures = [pool.submit(one, t, k) for t in tasks for k in range(opts.attempts)
-                   if attempt_id(t, k) not in done]
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                entry = fut.result()
-                if on_record and entry is not None:
-                    on_record(entry)
-    except BaseException:
-        stopping.set()
-        pool.shutdown(wait=False, cancel_futures=True)
-        close_all()
-        raise
-    finally:
-        pool.shutdown(wait=True)
-        index.close()
+            done[job.key] = entry
+            if on_record:
+                on_record(entry)
     return sorted(done.values(), key=lambda e: e["id"])
+
+
+def _entry(job: TrialJob, output: TrialOutput, out: Path, model_name: str) -> dict[str, Any]:
+    """The index line of a finished attempt; writes its trajectory record (atomically) first."""
+    task, result = job.task, output.result
+    reward = reward_of(result)
+    entry: dict[str, Any] = {"id": job.key, "task": task.name, "attempt": job.attempt, "reward": reward,
+                             "skills": list(task.config.termforge.get("skills", [])),
+                             "category": task.config.category,
+                             "exception": (result.get("exception_info") or {}).get("exception_type")}
+    episode = output.episode
+    if episode is not None:
+        rec = _record(task, job.key, list(episode["messages"]), reward or 0.0, model_name)
+        atomic_write_text(out / "trajectories" / f"{job.key}.jsonl", rec.to_json() + "\n")
+        entry.update(trajectory_id=rec.trajectory_id, turns=episode["n_assistant_turns"],
+                     stop_reason=episode["stop_reason"], parse_errors=episode["parse_errors"],
+                     trajectory=f"trajectories/{job.key}.jsonl")
+    return entry
 
 
 def _repair_index(out: Path) -> None:

@@ -16,8 +16,11 @@ from __future__ import annotations
 import atexit
 import io
 import os
+import shutil
 import signal
+import socket
 import stat
+import subprocess
 import tarfile
 import threading
 import time
@@ -34,6 +37,7 @@ from termforge.executor.limits import SandboxLimits
 from termforge.executor.storage import LogsMount, safe_copy_tree, tree_bytes
 
 SANDBOX_LABEL = "org.termforge.sandbox"
+OWNER_HOST_LABEL = "org.termforge.owner_host"  # pids mean something only on the owner's host
 _live: dict[str, "Sandbox"] = {}
 _live_guard = threading.Lock()
 
@@ -116,7 +120,8 @@ class Sandbox:
                 init=True,
                 working_dir=self.workdir,
                 environment=self.env,
-                labels={SANDBOX_LABEL: "1", "org.termforge.owner_pid": str(os.getpid())},
+                labels={SANDBOX_LABEL: "1", "org.termforge.owner_pid": str(os.getpid()),
+                        OWNER_HOST_LABEL: socket.gethostname()},
                 network_mode="bridge" if lim.network else "none",
                 mem_limit=f"{lim.memory_mb}m",
                 memswap_limit=f"{lim.memory_mb}m",
@@ -440,10 +445,18 @@ def close_all() -> None:
 
 
 def remove_stale_sandboxes() -> int:
-    """Remove sandboxes left by processes that no longer exist (e.g. after SIGKILL)."""
+    """Remove sandboxes left by processes of this host that no longer exist (e.g. after SIGKILL,
+    or a Ray worker that died), with their /logs mounts.
+
+    Containers of another host sharing the daemon (pods using a node's Docker socket) are left
+    alone: their owners' pids are not visible from here.
+    """
     removed = 0
+    host = socket.gethostname()
     for c in client().containers.list(all=True, filters={"label": SANDBOX_LABEL}):
         owner = c.labels.get("org.termforge.owner_pid", "")
+        if c.labels.get(OWNER_HOST_LABEL, host) != host:
+            continue
         if owner.isdigit() and int(owner) != os.getpid() and os.path.exists(f"/proc/{owner}"):
             continue
         if owner == str(os.getpid()):
@@ -452,8 +465,21 @@ def remove_stale_sandboxes() -> int:
             c.remove(force=True, v=True)
             removed += 1
         except docker.errors.APIError:
-            pass
+            continue
+        _release_logs_mount(c)
     return removed
+
+
+def _release_logs_mount(container) -> None:
+    """Unmount and delete the /logs directory a removed sandbox was given (see LogsMount)."""
+    bases = {Path(m["Source"]).parent.parent for m in container.attrs.get("Mounts", [])
+             if m.get("Destination", "").startswith("/logs/") and "termforge-logs-" in m.get("Source", "")}
+    for base in bases:
+        mnt = base / "mnt"
+        if os.path.ismount(mnt):
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=60)
+        if base.name.startswith("termforge-logs-"):
+            shutil.rmtree(base, ignore_errors=True)
 
 
 atexit.register(close_all)

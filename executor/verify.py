@@ -4,21 +4,18 @@ after solution/solve.sh, each in a fresh container. The outcome goes to <task>/.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import termforge
 from termforge.errors import TermforgeError
 from termforge.executor.agents import NopAgent, OracleAgent
-from termforge.executor.sandbox import close_all
+from termforge.executor.backend import LocalBackend
+from termforge.executor.jobs import TrialJob, run_trials
 from termforge.executor.task import Task, load_task
-from termforge.executor.trial import TrialOptions, reward_of, run_trial
+from termforge.executor.trial import TrialOptions, reward_of
 from termforge.ui import atomic_write_json
 
 VERIFY_FILE = Path(".termforge") / "verify.json"
@@ -46,14 +43,15 @@ class PhaseOutcome:
     exception: dict | None
     seconds: float
     limits_hit: list[str]
-    trial_dir: str
+    trial_dir: str | None   # None: the trial directory was not kept
     image_seconds: float = 0.0  # part of `seconds` spent building (or finding) the image
 
     @classmethod
-    def from_result(cls, result: dict, seconds: float, trial_dir: Path) -> "PhaseOutcome":
+    def from_result(cls, result: dict, seconds: float, trial_dir: Path | None) -> "PhaseOutcome":
         tf = result.get("termforge", {})
         return cls(reward_of(result), result.get("exception_info"), round(seconds, 3),
-                   tf.get("limits_hit", []), str(trial_dir), float(tf.get("image_seconds") or 0.0))
+                   tf.get("limits_hit", []), None if trial_dir is None else str(trial_dir),
+                   float(tf.get("image_seconds") or 0.0))
 
 
 @dataclass
@@ -104,60 +102,74 @@ class VerifyOutcome:
         }
 
 
-def _run_phase(task: Task, phase: str, trials_root: Path, options: TrialOptions) -> tuple[PhaseOutcome, dict]:
-    trial_dir = trials_root / f"{task.path.name}__{phase}"
-    if trial_dir.exists():
-        shutil.rmtree(trial_dir)
-    agent = NopAgent() if phase == "before" else OracleAgent()
-    t0 = time.perf_counter()
-    result = run_trial(task, agent, trial_dir, options=options)
-    return PhaseOutcome.from_result(result, time.perf_counter() - t0, trial_dir), result
+def _nop_agent(task: Task) -> NopAgent:
+    return NopAgent()
+
+
+def _oracle_agent(task: Task) -> OracleAgent:
+    return OracleAgent()
+
+
+PHASE_AGENTS = {"before": _nop_agent, "after": _oracle_agent}
 
 
 def verify_tasks(paths: list[str | Path | Task], *, jobs: int = 1, options: TrialOptions = TrialOptions(),
                  trials_dir: str | Path | None = None, write_files: bool = True,
-                 on_progress: Callable[[VerifyOutcome | None], None] | None = None) -> list[VerifyOutcome]:
-    """Verify tasks in parallel: 2 trials per task, `jobs` at a time.
+                 on_progress: Callable[[VerifyOutcome | None], None] | None = None,
+                 backend=None) -> list[VerifyOutcome]:
+    """Verify tasks in parallel: 2 trials per task, `jobs` at a time (or on `backend`).
 
     Every task is loaded first (a malformed task stops the run before any container starts).
     Errors the caller must fix (no daemon, missing image) stop the run; a task's own failure only
     marks that task unverified.
     """
+    return verify_repeated(paths, runs=1, jobs=jobs, options=options, trials_dir=trials_dir,
+                           write_files=write_files, on_progress=on_progress, backend=backend)[0]
+
+
+def verify_repeated(paths: list[str | Path | Task], *, runs: int, jobs: int = 1,
+                    options: TrialOptions = TrialOptions(), trials_dir: str | Path | None = None,
+                    write_files: bool = True, on_progress: Callable[[VerifyOutcome], None] | None = None,
+                    backend=None) -> list[list[VerifyOutcome]]:
+    """Verify every task `runs` times (2 fresh trials each time); outcomes[run][task].
+
+    All 2 x runs x tasks trials go to the backend at once (a local one of `jobs` threads unless
+    given). Only the first run's outcome is written to <task>/.termforge/verify.json. Trial
+    directories are kept under `trials_dir` (<task>__before, <task>__after; later runs add __rN).
+    """
     tasks = [p if isinstance(p, Task) else load_task(p, require_solution=True) for p in paths]
     names = [t.path.resolve() for t in tasks]
     if len(set(names)) != len(names):
         raise TermforgeError("the same task directory was given twice")
-    own_tmp = trials_dir is None
-    trials_root = Path(tempfile.mkdtemp(prefix="termforge-verify-")) if own_tmp else Path(trials_dir)
-    trials_root.mkdir(parents=True, exist_ok=True)
-    outcomes = [VerifyOutcome(t) for t in tasks]
-    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="verify")
-    futures: dict[Future, tuple[int, str]] = {}
-    try:
-        for i, task in enumerate(tasks):
-            for phase in ("before", "after"):
-                futures[pool.submit(_run_phase, task, phase, trials_root, options)] = (i, phase)
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                i, phase = futures[fut]
-                outcome, result = fut.result()  # re-raises setup errors (daemon, image)
-                o = outcomes[i]
-                setattr(o, phase, outcome)
-                o.image = o.image or result.get("termforge", {}).get("image")
-                o.image_id = o.image_id or result.get("termforge", {}).get("image_id")
-                if o.before is not None and o.after is not None:
-                    if write_files:
-                        atomic_write_json(o.task.path / VERIFY_FILE, o.to_json())
-                    if on_progress:
-                        on_progress(o)
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        close_all()
-        raise
-    finally:
-        pool.shutdown(wait=True)
-        if own_tmp:
-            shutil.rmtree(trials_root, ignore_errors=True)
+    runs = max(1, runs)
+    trials_root = Path(trials_dir) if trials_dir is not None else None
+    outcomes = [[VerifyOutcome(t) for t in tasks] for _ in range(runs)]
+    where: dict[str, tuple[int, int, str]] = {}
+
+    def jobs_to_run() -> Iterator[TrialJob]:
+        for r in range(runs):
+            for i, task in enumerate(tasks):
+                for phase in ("before", "after"):
+                    name = f"{task.path.name}__{phase}" + (f"__r{r}" if r else "")
+                    key = f"{i}:{name}"
+                    where[key] = (r, i, phase)
+                    yield TrialJob(key, task, PHASE_AGENTS[phase], options,
+                                   trial_dir=trials_root / name if trials_root else None)
+
+    backend = backend or LocalBackend(jobs)
+    with run_trials(backend, jobs_to_run()) as stream:
+        for job, out in stream:
+            if out.error is not None:
+                raise out.error  # setup errors (daemon, image) are the caller's to fix
+            r, i, phase = where.pop(job.key)
+            o = outcomes[r][i]
+            setattr(o, phase, PhaseOutcome.from_result(out.result, out.seconds, job.trial_dir))
+            tf = out.result.get("termforge", {})
+            o.image = o.image or tf.get("image")
+            o.image_id = o.image_id or tf.get("image_id")
+            if o.before is not None and o.after is not None:
+                if write_files and r == 0:
+                    atomic_write_json(o.task.path / VERIFY_FILE, o.to_json())
+                if on_progress:
+                    on_progress(o)
     return outcomes

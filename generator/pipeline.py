@@ -25,7 +25,8 @@ from typing import Any, Callable
 from termforge.errors import ConfigError, TermforgeError
 from termforge.executor.task import Task, load_task
 from termforge.executor.trial import TrialOptions
-from termforge.executor.verify import VerifyOutcome, find_tasks, verify_tasks
+from termforge.executor.backend import LocalBackend
+from termforge.executor.verify import VerifyOutcome, find_tasks, verify_repeated
 from termforge.generator import GENERATOR_VERSION
 from termforge.generator.compose import DEFAULT_STEPS, skill_task
 from termforge.generator.dedupe import Decontaminator, NearDupIndex
@@ -219,10 +220,12 @@ def load_decontaminator(dirs: tuple[Path, ...]) -> Decontaminator:
 
 
 def generate(opts: GenOptions, *, on_record: Callable[[Record], None] | None = None,
-             drawer: Drawer | None = None) -> list[dict]:
+             drawer: Drawer | None = None, backend=None) -> list[dict]:
     """Run (or continue) a generation; returns every record of the run directory's index.
 
-    `drawer` replaces the mode's own (tests and custom generators).
+    `drawer` replaces the mode's own (tests and custom generators). Tasks are drawn, filtered and
+    written here, in index order; their verification trials run on `backend` (default: local
+    threads, `opts.jobs` at a time), so any backend gives the same records for the same seed.
     """
     if opts.n < 0:
         raise ConfigError(f"--n must be ≥ 0, got {opts.n}")
@@ -245,8 +248,9 @@ def generate(opts: GenOptions, *, on_record: Callable[[Record], None] | None = N
         if rec.get("fingerprint"):
             dedupe.add_fingerprint(rec["id"], rec["fingerprint"])
     index = IndexWriter(out)
+    backend = backend or LocalBackend(opts.jobs)
     batch: list[tuple[Record, Task]] = []
-    batch_size = max(8, 4 * opts.jobs)
+    batch_size = max(8, 4 * backend.slots)
 
     def finish(rec: Record) -> None:
         index.write(rec)
@@ -298,10 +302,10 @@ def generate(opts: GenOptions, *, on_record: Callable[[Record], None] | None = N
             rec.seconds = time.perf_counter() - t0
             batch.append((rec, task))
             if len(batch) >= batch_size:
-                _verify_batch(batch, out, opts, finish)
+                _verify_batch(batch, out, opts, finish, backend)
                 batch = []
         if batch:
-            _verify_batch(batch, out, opts, finish)
+            _verify_batch(batch, out, opts, finish, backend)
     finally:
         index.close()
         shutil.rmtree(staging, ignore_errors=True)
@@ -341,10 +345,9 @@ def _reject(task: Task, out: Path, opts: GenOptions, rec: Record, finish) -> Non
     finish(rec)
 
 
-def _verify_batch(batch: list[tuple[Record, Task]], out: Path, opts: GenOptions, finish) -> None:
+def _verify_batch(batch: list[tuple[Record, Task]], out: Path, opts: GenOptions, finish, backend) -> None:
     tasks = [t for _, t in batch]
-    runs = [verify_tasks(tasks, jobs=opts.jobs, options=opts.trial_options, write_files=(r == 0))
-            for r in range(max(1, opts.verify_runs))]
+    runs = verify_repeated(tasks, runs=opts.verify_runs, options=opts.trial_options, backend=backend)
     for k, (rec, task) in enumerate(batch):
         results = [run[k] for run in runs]
         phases = [p for o in results for p in (o.before, o.after) if p is not None]

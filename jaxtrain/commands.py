@@ -96,13 +96,15 @@ def train_cmd(
     overrides: List[str] = typer.Option([], "--set", help="Override a config key: --set train.steps=30 (repeatable)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default: runs/<config name>)."),
     init_from: Optional[str] = typer.Option(None, "--init-from", help="Start from a Hugging Face dir or checkpoint."),
+    target: Optional[str] = typer.Option(None, "--target", help="A `targets:` entry of the config (recipes): its "
+                                         "mesh and grad_accum. Same as --set target=NAME."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress line (logs only)."),
 ) -> None:
     """Supervised fine-tuning of a Qwen3 model on shard sets (curriculum, sharding, exact resume)."""
     from termforge.jaxtrain.train_config import load_train_config
     from termforge.ui import console, stdout
 
-    cfg = load_train_config(config, overrides)
+    cfg = load_train_config(config, list(overrides) + ([f"target={target}"] if target else []))
     if init_from is not None:
         cfg = cfg.replace(init_from=init_from)
     run_dir = out or Path("runs") / Path(config).stem
@@ -127,9 +129,56 @@ def train_cmd(
                  f"{s['run_dir']}{hf}", soft_wrap=True)
 
 
+def plan_memory_cmd(
+    config: Path = typer.Argument(..., help="Training config YAML (e.g. configs/recipes/nemotron-terminal-8b.yaml)."),
+    targets: List[str] = typer.Option([], "--target", help="Target(s) of the config to plan (default: all)."),
+    chip: Optional[str] = typer.Option(None, "--chip", help="For a config without targets: the chip (tpu-v5p, "
+                                       "h100-80gb, ...), with --devices; the mesh is the config's."),
+    devices: Optional[int] = typer.Option(None, "--devices", help="For a config without targets: the chip count."),
+    overrides: List[str] = typer.Option([], "--set", help="Override a config key (repeatable)."),
+    margin: float = typer.Option(0.9, "--margin", help="Share of the chip's HBM a plan may use."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the plans as JSON here."),
+) -> None:
+    """Memory per device of a training config on its target machines, from abstract shapes (nothing
+    is allocated): parameters, gradients, optimizer state and activations per curriculum stage vs HBM."""
+    import json
+
+    from termforge.errors import ConfigError
+    from termforge.jaxtrain.memory import plan_memory
+    from termforge.jaxtrain.train_config import load_train_config
+    from termforge.ui import stdout
+
+    cfg = load_train_config(config, overrides)
+    name = Path(config).stem
+    if chip is not None or devices is not None:
+        if chip is None or devices is None or targets:
+            raise ConfigError("--chip and --devices go together, and not with --target")
+        plans = [plan_memory(cfg.replace(target=None), chip=chip, devices=devices, margin=margin, name=name)]
+    else:
+        names = targets or ([cfg.target] if cfg.target else [t.name for t in cfg.targets])
+        if not names:
+            raise ConfigError(f"{config} has no targets: give --chip and --devices")
+        plans = [plan_memory(cfg, n, margin=margin, name=name) for n in names]
+    for plan in plans:
+        stdout.print(plan.table(), soft_wrap=True, markup=False)
+        stdout.print()
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps([p.to_dict() for p in plans], indent=2) + "\n")
+    bad = [p for p in plans if not p.fits]
+    peak = max(plans, key=lambda p: p.peak.total / p.chip.hbm_bytes if p.peak else 0)
+    if bad:
+        stdout.print(f"{len(bad)} of {len(plans)} target(s) do not fit: " + "; ".join(p.verdict() for p in bad),
+                     soft_wrap=True, markup=False)
+        raise typer.Exit(1)
+    stdout.print(f"{len(plans)} target(s) fit; highest: {peak.verdict().split(': fits: ', 1)[-1]} on {peak.target}",
+                 soft_wrap=True, markup=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add this part's subcommands to the `termforge` app."""
     app.command("import-hf")(import_hf)
     app.command("export")(export)
     app.command("tokenizer")(tokenizer_cmd)
     app.command("train")(train_cmd)
+    app.command("plan-memory")(plan_memory_cmd)

@@ -48,8 +48,10 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 XDIST=()
 "$PY" -c "import xdist" 2>/dev/null && XDIST=(-n "${XDIST_WORKERS:-8}")
 status=0
+STAGES="${STAGES:-flash_tests flash_grid attention_bench train_mfu init_compile}"
 stage() {  # stage NAME SECONDS CMD...: run with a time limit, log to $LOGS/NAME.log, remember failures
     local name="$1" secs="$2"; shift 2
+    case " $STAGES " in *" $name "*) ;; *) return 0 ;; esac
     echo "== $name (limit ${secs}s)"
     local t0=$SECONDS
     timeout -k 10 "$secs" "$@" 2>&1 | tee "$LOGS/$name.log"
@@ -70,6 +72,8 @@ stage attention_bench "${BENCH_LIMIT:-90}" "$PY" benchmarks/attention.py --gpu -
     --skip-memory
 stage train_mfu "${TRAIN_LIMIT:-150}" "$PY" benchmarks/train_gpu.py --model "$MODEL" --seq-len "$SEQ" \
     --batch "$BATCH" --steps 8 --impls reference,flash
+stage init_compile "${INIT_LIMIT:-90}" "$PY" benchmarks/train_gpu.py --model "$MODEL" --layers 2 --seq-len 512 \
+    --batch 1 --steps 2 --impls reference --init sharded
 
 echo "== done (status $status); logs in $LOGS/"
 exit "$status"
