@@ -12,6 +12,8 @@ from typing import List, Optional
 
 import typer
 
+from termforge.executor.commands import backend_option, ray_address_option
+
 MODEL_HELP = "CKPT_OR_HF_DIR | openai:URL#MODEL | oracle | nop"
 IMAGE_MAP_HELP = "Map a Dockerfile base image to a local one: SOURCE=LOCAL (repeatable)."
 
@@ -21,7 +23,7 @@ def eval_cmd(
     model: str = typer.Option(..., "--model", "-m", help=MODEL_HELP),
     out: Path = typer.Option(..., "--out", help="Run directory (index.jsonl, trials/, report.json); resumable."),
     attempts: int = typer.Option(1, "--attempts", "-k", min=1, help="Attempts per task (pass@k up to k)."),
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Attempts in parallel."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Attempts in parallel (--backend local)."),
     max_turns: int = typer.Option(50, "--max-turns", min=1, help="Assistant turns per episode."),
     temperature: float = typer.Option(0.7, "--temperature", min=0.0, help="Sampling temperature (0 = greedy)."),
     top_p: float = typer.Option(1.0, "--top-p", min=0.0, max=1.0, help="Nucleus sampling mass."),
@@ -45,13 +47,17 @@ def eval_cmd(
                                             help="Don't run tasks whose tests download; count them as needs network."),
     retry_errors: bool = typer.Option(False, "--retry-errors", help="On resume, rerun infrastructure errors."),
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Env var with the endpoint's key."),
+    backend: str = backend_option(),
+    ray_address: Optional[str] = ray_address_option(),
 ) -> None:
     """Evaluate a model on Terminal-Bench-2.0-format tasks: fresh sandbox per attempt, the task's verifier decides."""
     from rich.table import Table
 
     from termforge.eval.backends import Sampling, open_provider, parse_model_spec
     from termforge.eval.report import write_report
+    from termforge.errors import ConfigError
     from termforge.eval.runner import EvalOptions, run_eval
+    from termforge.executor.backend import open_backend
     from termforge.executor.commands import _sigterm_as_interrupt
     from termforge.executor.images import parse_image_map
     from termforge.executor.task import load_task
@@ -61,6 +67,9 @@ def eval_cmd(
 
     _sigterm_as_interrupt()
     spec = parse_model_spec(model)
+    if backend == "ray" and spec.kind == "local":
+        raise ConfigError("--backend ray runs episodes on Ray workers, which cannot share an in-process model: "
+                          f"serve it with `termforge serve {model}` and pass --model openai:URL#MODEL")
     image_map = parse_image_map(base_image_map)
     loaded = [load_task(p, require_solution=spec.kind == "oracle") for p in find_tasks(tasks)]
     contamination: list[dict] = []
@@ -81,7 +90,14 @@ def eval_cmd(
                        retry_errors=retry_errors,
                        trial_options=TrialOptions(image_map=image_map, allow_internet=allow_internet))
     try:
-        with progress(transient=True) as bar:
+        runner = open_backend(backend, jobs=jobs, ray_address=ray_address)
+    except BaseException:
+        provider.close()
+        raise
+    if runner.ships_files:
+        console.print(f"[dim]backend: {runner.describe()}[/]")
+    try:
+        with runner, progress(transient=True) as bar:
             tid = bar.add_task(f"eval {provider.name}", total=None)
 
             def plan(total: int, done: int) -> None:
@@ -91,7 +107,7 @@ def eval_cmd(
                 bar.advance(tid)
                 bar.update(tid, description=f"eval {provider.name} · last: {entry['cause']}")
 
-            entries = run_eval(loaded, out, provider, opts, on_entry=advance, on_plan=plan)
+            entries = run_eval(loaded, out, provider, opts, on_entry=advance, on_plan=plan, backend=runner)
     finally:
         provider.close()
     report = write_report(out, entries, contamination=contamination)

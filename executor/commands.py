@@ -9,6 +9,33 @@ from typing import Optional
 import typer
 
 IMAGE_MAP_HELP = "Map a Dockerfile base image to a local one: SOURCE=LOCAL (repeatable)."
+JOBS_HELP = "Trials in parallel (--backend local; Ray schedules by its workers' CPUs and memory)."
+
+
+def backend_option():
+    from termforge.executor.backend import BACKEND_HELP
+
+    return typer.Option("local", "--backend", help=BACKEND_HELP)
+
+
+def ray_address_option():
+    from termforge.executor.backend import RAY_ADDRESS_HELP
+
+    return typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP)
+
+
+def open_cli_backend(name: str, jobs: int, ray_address: str | None):
+    """The backend of a command; Docker is checked here for local runs (Ray workers check their own)."""
+    from termforge.executor.backend import open_backend
+    from termforge.executor.docker_env import client
+    from termforge.ui import console
+
+    backend = open_backend(name, jobs=jobs, ray_address=ray_address)
+    if backend.ships_files:
+        console.print(f"[dim]backend: {backend.describe()}[/]")
+    else:
+        client()
+    return backend
 
 
 def _sigterm_as_interrupt() -> None:
@@ -77,16 +104,17 @@ def run(
 
 def verify(
     tasks: list[Path] = typer.Argument(..., help="Task directories, or folders of tasks."),
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Trials run in parallel."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help=JOBS_HELP),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the outcomes as JSON here."),
     trials_dir: Optional[Path] = typer.Option(None, "--trials-dir",
                                               help="Keep every trial's directory here."),
     base_image_map: list[str] = typer.Option([], "--base-image-map", help=IMAGE_MAP_HELP),
+    backend: str = backend_option(),
+    ray_address: Optional[str] = ray_address_option(),
 ) -> None:
     """Prove each task: reward 0 before and 1 after its solution, in fresh containers."""
     from rich.table import Table
 
-    from termforge.executor.docker_env import client
     from termforge.executor.images import parse_image_map
     from termforge.executor.task import load_task
     from termforge.executor.trial import TrialOptions
@@ -96,10 +124,9 @@ def verify(
     _sigterm_as_interrupt()
     loaded = [load_task(p, require_solution=True) for p in find_tasks(tasks)]
     options = TrialOptions(image_map=parse_image_map(base_image_map))
-    client()
-    with progress(transient=True) as bar:
+    with open_cli_backend(backend, jobs, ray_address) as runner, progress(transient=True) as bar:
         tid = bar.add_task("verifying", total=len(loaded))
-        outcomes = verify_tasks(loaded, jobs=jobs, options=options, trials_dir=trials_dir,
+        outcomes = verify_tasks(loaded, options=options, trials_dir=trials_dir, backend=runner,
                                 on_progress=lambda o: bar.advance(tid))
     table = Table(title="verification")
     for col in ("task", "before", "after", "result"):
@@ -123,7 +150,7 @@ def collect(
     agent: str = typer.Option("oracle", "--agent", help="oracle | openai"),
     attempts: int = typer.Option(1, "--attempts", "-k", min=1, help="Episodes per task."),
     out: Path = typer.Option(..., "--out", help="Run directory (index.jsonl, trajectories/, trials/)."),
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Episodes in parallel."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help=JOBS_HELP),
     max_turns: int = typer.Option(50, "--max-turns", min=1, help="Assistant turns per episode."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (openai)."),
     model: Optional[str] = typer.Option(None, "--model", help="Model name (openai)."),
@@ -131,13 +158,14 @@ def collect(
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="Concurrent requests (openai)."),
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env"),
     base_image_map: list[str] = typer.Option([], "--base-image-map", help=IMAGE_MAP_HELP),
+    backend: str = backend_option(),
+    ray_address: Optional[str] = ray_address_option(),
 ) -> None:
     """Run an agent on tasks in fresh sandboxes and write one trajectory record per attempt."""
     from rich.table import Table
 
     from termforge.errors import TermforgeError
     from termforge.executor.collect import CollectOptions, collect as run_collect
-    from termforge.executor.docker_env import client
     from termforge.executor.images import parse_image_map
     from termforge.executor.task import load_task
     from termforge.executor.trial import TrialOptions
@@ -157,10 +185,9 @@ def collect(
         raise TermforgeError(f"unknown agent {agent!r} for collect; use oracle or openai")
     opts = CollectOptions(agent=agent, attempts=attempts, jobs=jobs, max_turns=max_turns, llm=llm,
                           trial_options=TrialOptions(image_map=parse_image_map(base_image_map)))
-    client()
-    with progress(transient=True) as bar:
+    with open_cli_backend(backend, jobs, ray_address) as runner, progress(transient=True) as bar:
         tid = bar.add_task(f"collect {agent}", total=len(loaded) * attempts)
-        entries = run_collect(loaded, out, opts, on_record=lambda e: bar.advance(tid))
+        entries = run_collect(loaded, out, opts, on_record=lambda e: bar.advance(tid), backend=runner)
     per_skill: dict[str, list] = {}
     for e in entries:
         for s in e.get("skills") or ["(none)"]:

@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from termforge.executor.commands import JOBS_HELP, backend_option, ray_address_option
+
 
 def gen(
     mode: str = typer.Option("skill", "--mode", help="skill | seed | llm"),
@@ -20,7 +22,7 @@ def gen(
     exclude_families: Optional[str] = typer.Option(None, "--exclude-families",
                                                    help="Skill mode: never these families."),
     seeds_dir: Optional[Path] = typer.Option(None, "--seeds-dir", help="Seed tasks for --mode seed."),
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Verification trials in parallel."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help=JOBS_HELP),
     decontaminate: list[Path] = typer.Option([], "--decontaminate",
                                              help="Evaluation task folder to keep out (repeatable)."),
     verify_runs: int = typer.Option(2, "--verify-runs", min=1,
@@ -32,12 +34,14 @@ def gen(
     llm_model: Optional[str] = typer.Option(None, "--llm-model", help="Model name for --mode llm."),
     llm_api_key_env: str = typer.Option("OPENAI_API_KEY", "--llm-api-key-env",
                                         help="Environment variable that holds the API key."),
+    backend: str = backend_option(),
+    ray_address: Optional[str] = ray_address_option(),
 ) -> None:
     """Generate tasks and keep only those proven in Docker (fail before, pass after the solution)."""
     from rich.table import Table
 
     from termforge.errors import ConfigError
-    from termforge.executor.docker_env import client
+    from termforge.executor.commands import open_cli_backend
     from termforge.generator.compose import DEFAULT_STEPS
     from termforge.generator.pipeline import REASONS, GenOptions, generate
     from termforge.ui import progress, stdout
@@ -68,10 +72,9 @@ def gen(
                       families=_names(families), exclude_families=_names(exclude_families),
                       seeds_dir=seeds_dir, jobs=jobs, decontaminate=tuple(decontaminate),
                       verify_runs=verify_runs, keep_rejected=keep_rejected, steps=steps, llm=llm)
-    client()
-    with progress(transient=True) as bar:
+    with open_cli_backend(backend, jobs, ray_address) as runner, progress(transient=True) as bar:
         tid = bar.add_task(f"gen {mode}", total=n)
-        records = generate(opts, on_record=lambda rec: bar.advance(tid))
+        records = generate(opts, on_record=lambda rec: bar.advance(tid), backend=runner)
         bar.update(tid, completed=len(records))
     per_skill: dict[str, dict[str, int]] = {}
     for rec in records:
