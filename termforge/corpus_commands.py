@@ -88,12 +88,27 @@ def shard(
                                          help="Keep records whose trajectory_id was already seen."),
     generator_config_hash: Optional[str] = typer.Option(
         None, "--generator-config-hash", help="Recorded in the manifest (default: the input shard sets' own)."),
+    backend: str = typer.Option("local", "--backend",
+                                help="Who writes the shard files: local (this process) or ray (one Ray task "
+                                     "per shard; --out must be on storage every worker mounts)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address",
+                                              help="Ray cluster for --backend ray (HOST:PORT, ray://HOST:PORT, "
+                                                   "auto; default RAY_ADDRESS, else a private local instance)."),
 ) -> None:
     """Write trajectory records as shuffled ArrayRecord shards plus a verified manifest.json."""
-    from termforge.shards import check_output_dir, write_shards
-    from termforge.ui import stdout
+    from termforge.executor.backend import open_backend
+    from termforge.shards import check_output_dir
 
     check_output_dir(out, overwrite=overwrite)  # refuse early, before reading anything
+    runner = open_backend(backend, ray_address=ray_address)
+    with runner:
+        _shard(inputs, out, num_shards, seed, overwrite, keep_duplicates, generator_config_hash, runner)
+
+
+def _shard(inputs, out, num_shards, seed, overwrite, keep_duplicates, generator_config_hash, runner) -> None:
+    from termforge.shards import write_shards
+    from termforge.ui import stdout
+
     resolved = resolve_inputs(inputs)
     if generator_config_hash is None:
         hashes = {s.manifest.get("generator_config_hash") for k, _, s in resolved if k == "shards"} - {None}
@@ -112,12 +127,29 @@ def shard(
         manifest = write_shards(iter_input_records(resolved), out, num_shards, seed=seed,
                                 generator_config_hash=generator_config_hash, progress=report,
                                 overwrite=overwrite, dedupe=not keep_duplicates,
-                                extra={"inputs": [str(p) for _, p, _ in resolved]})
+                                extra={"inputs": [str(p) for _, p, _ in resolved]},
+                                run_writes=shard_writes_on(runner) if runner.ships_files else None)
     size = sum(s["bytes"] for s in manifest["shards"])
     dups = manifest["duplicates_skipped"]
     stdout.print(f"sharded {manifest['total_records']} records from {len(resolved)} input(s) -> {out}: "
                  f"{num_shards} shards, {_size(size)}, {len(manifest['skills'])} skills, seed {seed}"
                  + (f", {dups} duplicate(s) skipped" if dups else ""), soft_wrap=True)
+
+
+def shard_writes_on(runner):
+    """`write_shards`' run_writes on a backend: one call per shard, each writing its own file."""
+    from termforge.executor.backend import Call
+    from termforge.shards import write_shard
+
+    def run(writes):
+        calls = (Call(write_shard, (w,), name=f"shard {w.index}", cpus=1) for w in writes)
+        with runner.run(calls) as stream:
+            for done in stream:
+                if done.error is not None:
+                    raise done.error
+                yield done.value
+
+    return run
 
 
 # ----------------------------------------------------------------------------- import / export

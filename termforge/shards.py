@@ -28,6 +28,7 @@ import os
 import random
 import re
 import shutil
+import socket
 from array import array
 from collections import Counter
 from datetime import datetime, timezone
@@ -176,6 +177,58 @@ def _fsync_dir(path: Path) -> None:
 # ----------------------------------------------------------------------------- writer
 
 
+@dataclasses.dataclass(frozen=True)
+class ShardWrite:
+    """Pass 2 for one shard: its spill file (in `partial`) and the start offset of each record."""
+
+    partial: str
+    index: int
+    num_shards: int
+    seed: int
+    offsets: bytes      # array("Q") of record starts in the spill file
+    end: int            # the spill file's length
+
+
+def write_shard(w: ShardWrite) -> dict[str, Any]:
+    """Shuffle one shard's records with its seeded RNG and write them as an ArrayRecord file under
+    a temp name, renamed when closed; the spill file is removed. Returns the shard's manifest entry
+    (with its `index`). Pure in its inputs: any process that sees `partial` may run it."""
+    from array_record.python.array_record_module import ArrayRecordWriter
+
+    partial = Path(w.partial)
+    name = shard_name(w.index, w.num_shards)
+    spill = partial / f".spill-{w.index:05d}"
+    if not spill.exists():
+        raise ShardError(f"{spill}: not visible here ({socket.gethostname()}); shards are written where "
+                         "the driver spilled them, so --out must be on storage every worker mounts")
+    starts = array("Q")
+    starts.frombytes(w.offsets)
+    order = list(range(len(starts)))
+    random.Random(f"termforge.shards/order:{w.seed}:{w.index}").shuffle(order)
+    tmp = partial / f".{name}.tmp"
+    writer = ArrayRecordWriter(str(tmp), WRITER_OPTIONS)
+    try:
+        with open(spill, "rb") as sf:
+            for j in order:
+                start = starts[j]
+                end = starts[j + 1] if j + 1 < len(starts) else w.end
+                sf.seek(start)
+                writer.write(sf.read(end - start))
+        if not writer.ok():
+            raise ShardError(f"{tmp}: ArrayRecord writer failed")
+    finally:
+        writer.close()
+    digest = sha256_file(tmp, fsync=True)
+    os.replace(tmp, partial / name)
+    spill.unlink()
+    return {"index": w.index, "file": name, "records": len(starts), "sha256": digest,
+            "bytes": (partial / name).stat().st_size}
+
+
+def _write_in_turn(writes: list[ShardWrite]) -> Iterator[dict[str, Any]]:
+    return map(write_shard, writes)
+
+
 def write_shards(
     records: Iterable[TrajectoryRecord],
     out_dir: str | os.PathLike,
@@ -187,6 +240,7 @@ def write_shards(
     overwrite: bool = False,
     dedupe: bool = True,
     extra: dict[str, Any] | None = None,
+    run_writes: Callable[[list[ShardWrite]], Iterable[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """Write `records` as `num_shards` ArrayRecord shards plus manifest.json; return the manifest.
 
@@ -196,9 +250,11 @@ def write_shards(
     whose trajectory_id was already seen is skipped (counted as duplicates_skipped).
     `extra` is merged into the manifest (e.g. the inputs). Refuses to replace a complete
     shard set unless `overwrite`; the old set is removed only once the new one is complete.
-    """
-    from array_record.python.array_record_module import ArrayRecordWriter
 
+    `run_writes(writes)` runs `write_shard` for every shard and yields their results in any
+    order (default: one after the other here; a Ray backend runs them on its workers, each
+    writing its own shard files). The manifest is written here, last, whoever wrote the shards.
+    """
     if not isinstance(num_shards, int) or not 1 <= num_shards <= MAX_SHARDS:
         raise ShardError(f"--num-shards must be between 1 and {MAX_SHARDS}, got {num_shards!r}")
     out_dir = Path(out_dir).absolute()
@@ -261,33 +317,17 @@ def write_shards(
             raise ShardError("no records to shard (the inputs are empty)")
 
         # pass 2: shuffle each shard's offsets and write it under a temp name, then rename
-        shards = []
-        for i in range(num_shards):
-            name = shard_name(i, num_shards)
-            spill = partial / f".spill-{i:05d}"
-            starts = offsets[i]
-            order = list(range(len(starts)))
-            random.Random(f"termforge.shards/order:{seed}:{i}").shuffle(order)
-            tmp = partial / f".{name}.tmp"
-            writer = ArrayRecordWriter(str(tmp), WRITER_OPTIONS)
-            try:
-                with open(spill, "rb") as sf:
-                    for j in order:
-                        start = starts[j]
-                        end = starts[j + 1] if j + 1 < len(starts) else ends[i]
-                        sf.seek(start)
-                        writer.write(sf.read(end - start))
-                if not writer.ok():
-                    raise ShardError(f"{tmp}: ArrayRecord writer failed")
-            finally:
-                writer.close()
-            digest = sha256_file(tmp, fsync=True)
-            os.replace(tmp, partial / name)
-            spill.unlink()
-            offsets[i] = array("Q")
-            shards.append({"file": name, "records": len(starts), "sha256": digest,
-                           "bytes": (partial / name).stat().st_size})
-            report("write", i + 1, num_shards)
+        writes = [ShardWrite(str(partial), i, num_shards, seed, offsets[i].tobytes(), ends[i])
+                  for i in range(num_shards)]
+        offsets.clear()
+        by_index: dict[int, dict[str, Any]] = {}
+        for meta in (run_writes or _write_in_turn)(writes):
+            by_index[meta.pop("index")] = meta
+            report("write", len(by_index), num_shards)
+        missing = sorted(set(range(num_shards)) - set(by_index))
+        if missing:
+            raise ShardError(f"shard {shard_name(missing[0], num_shards)} was not written")
+        shards = [by_index[i] for i in range(num_shards)]
 
         manifest: dict[str, Any] = {
             "schema": SHARDS_SCHEMA,
