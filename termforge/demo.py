@@ -282,14 +282,16 @@ class Demo:
         g, s, seed = self.cfg["gen"], self.scale, self.cfg.get("seed", 0)
         floor = g.get("min", 6)
         heldout = tuple(self.cfg.get("heldout_families", ()))
+        trained_on = tuple(g.get("train_families") or ())  # empty: every family but the held-out ones
+        pick = {"families": trained_on} if trained_on else {"exclude_families": heldout}
         self.base_image()
         gens = {
             "gen-skill": self.generate("gen-skill", mode="skill", n=scaled(g["skill_tasks"], s, floor),
-                                       seed=seed, exclude_families=heldout),
+                                       seed=seed, **pick),
             "gen-seed": self.generate("gen-seed", mode="seed", n=scaled(g["seed_tasks"], s, floor), seed=seed),
             "heldout-instances": self.generate("heldout-instances", mode="skill",
                                                n=scaled(g["heldout_instances"], s, floor), seed=seed + 1000,
-                                               exclude_families=heldout),
+                                               **pick),
             "heldout-families": self.generate("heldout-families", mode="skill",
                                               n=scaled(g["heldout_family_tasks"], s, max(2, floor // 2)),
                                               seed=seed + 2000, families=heldout),
@@ -316,9 +318,14 @@ def write_report(demo: Demo, gens: dict, trained: dict, before: dict, after: dic
         "target_met": after["success"] is not None and after["success"] >= 0.30,
         "tasks": {k: {"verified": v["verified"], "attempted": v["attempted"]} for k, v in gens.items()},
         "training": {k: trained.get(k) for k in ("steps", "first_loss", "last_loss")},
+        "families": {"trained": list(demo.cfg["gen"].get("train_families") or []),
+                     "held_out": list(demo.cfg.get("heldout_families", []))},
         "minutes_requested": demo.minutes,
         "stage_seconds": demo.timings,
         "eval_reports": {"before": before["report"], "after": after["report"]},
+        "heldout_sets": {name: sorted(p.name for p in (demo.out / name / "tasks").iterdir() if p.is_dir())
+                         for name in ("heldout-instances", "heldout-families")
+                         if (demo.out / name / "tasks").is_dir()},
     }
     render_report(demo.out, report)
     return report

@@ -23,6 +23,27 @@ def _per_category(report_path: str) -> dict[str, dict[str, float]]:
     return out
 
 
+def _by_set(report_path: str, sets: dict[str, set[str]]) -> dict[str, dict[str, float]]:
+    """{set: {success, n}} over the eval report's per-task rows, a task's set found by its name."""
+    data = json.loads(Path(report_path).read_text())
+    out: dict[str, dict[str, float]] = {}
+    for name, members in sets.items():
+        rows = [r for r in data.get("per_task", []) if str(r.get("task", "")).rsplit("/", 1)[-1] in members]
+        trials = sum(int(r.get("trials", 0)) for r in rows)
+        passed = sum(int(r.get("passed", 0)) for r in rows)
+        out[name] = {"success": passed / trials if trials else None, "passed": passed, "n_trials": trials}
+    return out
+
+
+def _turns(report_path: str) -> dict[str, float | None]:
+    """Share of the model's turns that were a valid Terminus-2 answer (parsed without error)."""
+    ep = json.loads(Path(report_path).read_text()).get("episodes", {})
+    turns = (ep.get("turns") or {}).get("total") or 0
+    errors = (ep.get("parse_errors") or {}).get("total") or 0
+    turns, errors = int(turns), int(errors)
+    return {"turns": turns, "parse_errors": errors, "valid_turn_rate": (1 - errors / turns) if turns else None}
+
+
 def _num(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
@@ -32,6 +53,12 @@ def render_report(out: Path, report: dict[str, Any]) -> None:
     after_cat = _per_category(report["eval_reports"]["after"])
     report["per_category"] = {c: {"before": before_cat.get(c), "after": after_cat.get(c)}
                               for c in sorted(set(before_cat) | set(after_cat))}
+    sets = report.get("heldout_sets") or {}
+    if sets:
+        report["success_by_set"] = {
+            phase: _by_set(report["eval_reports"][phase], {k: set(v) for k, v in sets.items()})
+            for phase in ("before", "after")}
+    report["turns"] = {phase: _turns(report["eval_reports"][phase]) for phase in ("before", "after")}
     plots = _plots(out, report, before_cat, after_cat)
     report["plots"] = plots
     atomic_write_json(out / "report.json", report)
@@ -45,6 +72,7 @@ def render_report(out: Path, report: dict[str, Any]) -> None:
         f"({a['n_trials']} trials)", "",
         ("Target (≥ 30 % after training) **met** in this run." if report["target_met"] else
          "Target (≥ 30 % after training) **not met** in this run."), "",
+        *_set_lines(report), *_turn_lines(report), *_family_lines(report),
         "## Tasks", "", "| set | verified | attempted |", "| --- | ---: | ---: |",
         *[f"| {k} | {v['verified']} | {v['attempted']} |" for k, v in report["tasks"].items()], "",
         "## Training", "",
@@ -59,6 +87,39 @@ def render_report(out: Path, report: dict[str, Any]) -> None:
               *[f"- {k}: {v}" for k, v in report["stage_seconds"].items()]]
     lines += ["", *[f"![{p}]({p})" for p in plots]]
     atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
+
+
+def _set_lines(report: dict) -> list[str]:
+    by_set = report.get("success_by_set")
+    if not by_set:
+        return []
+    fmt = lambda r: "-" if r["success"] is None else f"{r['success']:.1%} ({r['passed']}/{r['n_trials']})"  # noqa: E731
+    lines = ["## Held-out success by set", "", "| set | before | after |", "| --- | ---: | ---: |"]
+    for name in by_set["before"]:
+        lines.append(f"| {name} | {fmt(by_set['before'][name])} | {fmt(by_set['after'][name])} |")
+    return lines + [""]
+
+
+def _turn_lines(report: dict) -> list[str]:
+    t = report.get("turns") or {}
+    if not t:
+        return []
+    fmt = lambda r: "-" if r["valid_turn_rate"] is None else (  # noqa: E731
+        f"{r['valid_turn_rate']:.1%} of {r['turns']} turns")
+    return ["## Valid agent turns (parsed as Terminus-2 JSON)", "",
+            f"Before training: {fmt(t['before'])}; after training: {fmt(t['after'])}.", ""]
+
+
+def _family_lines(report: dict) -> list[str]:
+    f = report.get("families") or {}
+    if not f:
+        return []
+    trained = ", ".join(f"`{x}`" for x in f.get("trained", [])) or "every family except the held-out ones"
+    held = ", ".join(f"`{x}`" for x in f.get("held_out", [])) or "none"
+    return ["## What was held out", "",
+            f"Skill-mode training tasks and the held-out *instances* come from: {trained} (different "
+            f"generator seeds, so new names, paths, data and wording). Held-out *families*, never "
+            f"trained on: {held}.", ""]
 
 
 def _plots(out: Path, report: dict, before: dict, after: dict) -> list[str]:

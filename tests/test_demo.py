@@ -51,4 +51,7 @@ def test_config_and_scaling(tmp_path):
 def test_heldout_families_exist():
     from termforge.generator.registry import all_families
 
-    assert set(load_demo_config()["heldout_families"]) <= set(all_families())
+    cfg = load_demo_config()
+    held, trained = set(cfg["heldout_families"]), set(cfg["gen"].get("train_families") or ())
+    assert held <= set(all_families()) and trained <= set(all_families())
+    assert not held & trained  # a held-out family is never trained on
