@@ -817,6 +817,7 @@ def restore_files(rng: random.Random, inp: Artifact | None) -> Step:
     keep, discard, deleted, unstage, old = names
     if rng.random() < 0.3:
         deleted = deleted.replace(".md", " notes.md")
+        names = [keep, discard, deleted, unstage, old]  # later picks must use the renamed path
     content = {n: lines_text(f"{word(rng)} {i} {rng.randint(1, 999)}" for i in range(rng.randint(3, 6)))
                for n in (keep, discard, deleted, unstage, old)}
     h.commit("Initial version", dict(content), authors[0])
