@@ -48,6 +48,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 from typing import Any
 
 from termforge.errors import ConfigError
@@ -173,7 +174,9 @@ class MemoryPlan:
     def table(self) -> str:
         mesh = " ".join(f"{a}={v}" for a, v in self.mesh.items())
         lines = [
-            f"{self.config} @ {self.target}: {self.devices} x {self.chip.name} ({_gb(self.chip.hbm_bytes)} GB each, "
+            f"{self.config} @ {self.target}" + ("" if self.target == f"{self.devices} x {self.chip.name}" else
+                                                  f": {self.devices} x {self.chip.name}")
+            + f" ({_gb(self.chip.hbm_bytes)} GB each, "
             f"budget {100 * self.margin:.0f}% = {_gb(self.budget)} GB), mesh {mesh}, grad_accum {self.grad_accum}, "
             f"remat {self.remat}, {self.param_dtype} params / {self.compute_dtype} compute",
             f"  per device: params {_gb(self.params)} GB + grads {_gb(self.grads)} GB + optimizer "
@@ -267,8 +270,11 @@ def _shard_bytes(state, mesh, rules, problems: list[str], drop_axes: tuple[str, 
             shape = NamedSharding(mesh, spec).shard_shape(value.shape)
         except ValueError:
             dims = ", ".join(f"{n} {d}" for n, d in zip(axes or (), value.shape))
-            problems.append(f"parameter {path} [{dims}] cannot be split by {spec} over mesh "
-                            f"{dict(mesh.shape)}: a dimension is not divisible")
+            where = re.sub(r"^layers/\d+/", "layers/*/", path)  # one line for all decoder layers
+            problem = (f"parameter {where} [{dims}] cannot be split by {spec} over mesh {dict(mesh.shape)}: "
+                       "a dimension is not divisible")
+            if problem not in problems:
+                problems.append(problem)
             shape = tuple(math.ceil(d / _factor(e, mesh)) for d, e in zip(value.shape, tuple(spec) +
                                                                               (None,) * value.ndim))
         n = int(np.prod(shape, dtype=np.int64)) if shape else 1
@@ -286,7 +292,7 @@ def _factor(spec_entry, mesh) -> int:
 
 
 # ----------------------------------------------------------------------------- activations
-def _layer_bytes_per_token(mc, c: int, e: float, hq: float, hkv: float, m: float, heads: float) -> float:
+def _layer_bytes_per_token(c: int, e: float, hq: float, hkv: float, m: float, heads: float) -> float:
     """Bytes one decoder layer's forward leaves for its backward, per token (remat none).
 
     e, hq, hkv, m: per-device widths of the residual stream, of q (heads x head_dim), of k or v,
@@ -325,7 +331,7 @@ def _stage_memory(stage, mc, cfg, mesh, rules, dims, weights: int, state: int, u
     hkv = mc.num_key_value_heads * mc.head_dim / kv_sh
     m = mc.intermediate_size / m_sh
     heads = mc.num_attention_heads / h_sh
-    layer = _layer_bytes_per_token(mc, c, e, hq, hkv, m, heads)
+    layer = _layer_bytes_per_token(c, e, hq, hkv, m, heads)
     n_layers = mc.num_hidden_layers
     impl, remat = stage.attention_impl, cfg.train.remat
 
@@ -398,17 +404,17 @@ def plan_memory(cfg, target: str | None = None, *, chip: str | None = None, devi
     rules = cfg.rules if cfg.rules is not None else DEFAULT_RULES
     mc = _model_config(cfg)
     params_state, opt_state = _abstract(mc, cfg.optimizer.grad_clip > 0)
-    params, _ = _shard_bytes(params_state, mesh, rules, problems)
+    params, sharded_units = _shard_bytes(params_state, mesh, rules, problems)
     full, _ = _shard_bytes(params_state, AbstractMesh((1,) * len(MESH_AXES), MESH_AXES), rules, [])
     used = {a for _, v in _flat(params_state) for e in logical_to_spec(_var_axes(v), rules, mesh) for a in _axes(e)}
     replicated = tuple(a for a in MESH_AXES if dims[a] > 1 and a not in used)
-    opt, _ = _shard_bytes(opt_state, mesh, rules, problems)
-    problems = list(dict.fromkeys(problems))  # optimizer moments repeat their parameter's problem
+    opt, _ = _shard_bytes(opt_state, mesh, rules, [])  # the moments would repeat their parameter's problem
     # FSDP: a unit is gathered over the axes that split the batch and the sequence
     dp_axes = tuple(a for e in logical_to_spec(("batch", "length"), rules, mesh) for a in _axes(e))
     _, units = _shard_bytes(params_state, mesh, rules, [], drop_axes=dp_axes)
-    unit_bytes, unit_elems = max(units.values())
-    weights = 2 * unit_bytes + unit_elems * 4 if dp_axes else 0
+    gathered = [v for k, v in units.items() if v[0] > sharded_units[k][0]]  # units FSDP must gather
+    unit_bytes, unit_elems = max(gathered) if gathered else (0, 0)
+    weights = 2 * unit_bytes + unit_elems * 4
     grads = params * (2 if cfg.train.grad_accum > 1 else 1)
     n_params = sum(int(v.get_value().size) for _, v in _flat(params_state))
     state = params + grads + opt
