@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ROOT / "configs" / "recipes"
 SIZES = ("8b", "14b", "32b")
 MARGIN = 0.90  # a plan may use at most 90% of the chip's HBM
-EXE = str(Path(sys.executable).parent / "termforge")
 
 
 def recipe(size: str, overrides=()):
@@ -165,25 +164,30 @@ def test_config_without_targets_plans_on_a_chip():
         plan_memory(cfg, chip="tpu-v9", devices=8)
 
 
-def _cli(*args):
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    env.update(COLUMNS="250", JAX_PLATFORMS="cpu")
-    return subprocess.run([EXE, "plan-memory", *args], capture_output=True, text=True, env=env, timeout=120)
+def _cli(capsys, *args):
+    """`termforge plan-memory ARGS` in this process: (exit code, stdout)."""
+    from termforge.cli import main
+
+    try:
+        main(["plan-memory", *args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().out
 
 
-def test_cli_prints_a_table_per_target_and_fails_when_over(tmp_path):
-    res = _cli(str(RECIPES / "nemotron-terminal-8b.yaml"), "--json", str(tmp_path / "plan.json"))
-    assert res.returncode == 0, res.stderr
-    out = res.stdout
+def test_cli_prints_a_table_per_target_and_fails_when_over(tmp_path, capsys):
+    code, out = _cli(capsys, str(RECIPES / "nemotron-terminal-8b.yaml"), "--json", str(tmp_path / "plan.json"))
+    assert code == 0, out
     assert "nemotron-terminal-8b @ v5p-64: 32 x tpu-v5p" in out and "nemotron-terminal-8b @ h100x8: 8 x h100-80gb" in out
     assert "stage" in out and "long   32768" in out
     assert out.strip().splitlines()[-1].startswith("2 target(s) fit; highest: peak")
     plans = json.loads((tmp_path / "plan.json").read_text())
     assert [p["target"] for p in plans] == ["v5p-64", "h100x8"] and all(p["fits"] for p in plans)
-    res = _cli(str(RECIPES / "nemotron-terminal-32b.yaml"), "--chip", "h100-80gb", "--devices", "8",
-               "--set", "mesh.data=8", "--set", "mesh.fsdp=1", "--set", "train.grad_accum=4")
-    assert res.returncode == 1, res.stderr
-    assert res.stdout.strip().splitlines()[-1].startswith("1 of 1 target(s) do not fit: nemotron-terminal-32b @ 8 x h100-80gb")
+    code, out = _cli(capsys, str(RECIPES / "nemotron-terminal-32b.yaml"), "--chip", "h100-80gb", "--devices", "8",
+                     "--set", "mesh.data=8", "--set", "mesh.fsdp=1", "--set", "train.grad_accum=4")
+    assert code == 1, out
+    assert out.strip().splitlines()[-1].startswith("1 of 1 target(s) do not fit: nemotron-terminal-32b @ 8 x h100-80gb")
 
 
 RULES_SCRIPT = r"""
@@ -195,7 +199,7 @@ from flax import nnx
 from termforge.jaxtrain import train as T
 from termforge.jaxtrain.config import load_config
 from termforge.jaxtrain.model import Qwen3ForCausalLM
-from termforge.jaxtrain.sharding import DEFAULT_RULES, create_sharded, describe, logical_to_spec, make_mesh
+from termforge.jaxtrain.sharding import DEFAULT_RULES, describe, logical_to_spec, make_mesh, shard_model
 from termforge.jaxtrain.train_config import config_from_dict
 
 recipe_rules = [tuple(r) for r in yaml.safe_load(open(sys.argv[1]))["rules"]]
@@ -207,9 +211,11 @@ B, L = 4, 64
 host = {"inputs": rng.randint(0, 256, (B, L)), "targets": rng.randint(0, 256, (B, L)),
         "weights": np.ones((B, L), np.float32), "segment_ids": np.ones((B, L), np.int32),
         "positions": np.broadcast_to(np.arange(L), (B, L))}
+graphdef, init = nnx.split(Qwen3ForCausalLM(mc, rngs=nnx.Rngs(0)))  # eager: no init program to compile
+init = jax.tree.map(np.asarray, init)
 out = {}
 for name, rules in (("default", DEFAULT_RULES), ("recipe", recipe_rules)):
-    model = create_sharded(lambda: Qwen3ForCausalLM(mc, rngs=nnx.Rngs(0)), mesh, rules)
+    model = shard_model(nnx.merge(graphdef, jax.tree.map(np.array, init)), mesh, rules)
     opt = nnx.Optimizer(model, T.make_tx(cfg, 2), wrt=nnx.Param)
     step = T.make_train_step(grad_accum=1, remat="none", schedule=T.make_schedule(cfg, 2), mesh=mesh, rules=rules)
     bs = jax.sharding.NamedSharding(mesh, logical_to_spec(("batch", "length"), rules, mesh))
