@@ -31,10 +31,10 @@ peak, for one microbatch of `batch_size / (batch shards x grad_accum)` rows of
 The optimizer update's temporaries (one parameter-sized tree) come after the backward pass, so
 the total is `params + grads + opt_state + max(activations, update)`.
 
-Eval (when `data.eval_shards` is set): the trainer's eval step runs a stage's whole global batch
-in one forward pass (no microbatches), so its tokens per device are grad_accum times the
-training microbatch's: params + opt_state + gathered weights + the larger of one layer's
-intermediates and the logits (compute dtype + float32). Without eval shards it is only a note.
+Eval (when `data.eval_shards` is set): the trainer's eval step scans a stage's global batch in
+the training step's microbatches, forward only: params + opt_state + gathered weights + the larger
+of one layer's intermediates and the logits (compute dtype + float32) of one microbatch. Without
+eval shards it is only a note.
 
 Not counted: XLA's fragmentation and scratch, the runtime's own reservation, and (on GPUs) JAX
 preallocating only 75% of the memory unless `XLA_PYTHON_CLIENT_MEM_FRACTION` says otherwise. A
@@ -96,7 +96,7 @@ class StageMemory:
     weights: int
     activations: int  # saved + max(working, logits) + weights
     total: int  # state + max(activations, update temporaries)
-    eval_total: int  # the eval step's peak (whole global batch in one forward pass)
+    eval_total: int  # the eval step's peak (one microbatch's forward pass at a time)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,7 +159,7 @@ class MemoryPlan:
             worst = max(self.stages, key=lambda s: s.eval_total)
             return (f"{head}: does not fit: the eval step needs {_gb(worst.eval_total)} GB per device at stage "
                     f"{worst.stage!r} > budget {_gb(self.budget)} GB ({100 * self.margin:.0f}% of "
-                    f"{_gb(self.chip.hbm_bytes)} GB {self.chip.name}): it runs the whole global batch at once; "
+                    f"{_gb(self.chip.hbm_bytes)} GB {self.chip.name}); "
                     "drop data.eval_shards or use more devices")
         rep = ", ".join(f"{a} {self.mesh[a]}" for a in self.replicated_over)
         split = f"each parameter split {self.param_ways} ways" if self.param_ways > 1 else "parameters not split"
@@ -358,8 +358,8 @@ def _stage_memory(stage, mc, cfg, mesh, rules, dims, weights: int, state: int, u
     logits = tokens * (mc.vocab_size / v_sh) * (c + 4 + 4)
     activations = saved + max(working, logits) + weights
     total = state + max(activations, update)
-    eval_tokens = tokens * accum
-    eval_act = max(eval_tokens * layer + (scores * accum), eval_tokens * (mc.vocab_size / v_sh) * (c + 4))
+    eval_tokens = tokens  # one microbatch at a time (make_eval_step scans the grad_accum microbatches)
+    eval_act = max(eval_tokens * layer + scores, eval_tokens * (mc.vocab_size / v_sh) * (c + 4))
     eval_total = eval_state + eval_tokens * c * e + eval_act + weights
     return StageMemory(stage=stage.name, seq_len=stage.seq_len, attention_impl=impl, rows=rows, seq=seq,
                        tokens=tokens, saved=int(saved), working=int(working), logits=int(logits), weights=int(weights),
@@ -424,7 +424,7 @@ def plan_memory(cfg, target: str | None = None, *, chip: str | None = None, devi
     evaluates = bool(cfg.data.eval_shards)
     worst = max(stage_rows, key=lambda s: s.eval_total)
     if not evaluates and worst.eval_total > int(the_chip.hbm_bytes * margin):
-        notes.append(f"with data.eval_shards set, the eval step (a stage's whole global batch in one forward pass) "
+        notes.append(f"with data.eval_shards set, the eval step (one microbatch's forward pass at a time) "
                      f"would need {_gb(worst.eval_total)} GB per device at stage {worst.stage!r}: it would not fit")
     return MemoryPlan(config=name or cfg.model, target=label, chip=the_chip, devices=devices, mesh=dims,
                       grad_accum=cfg.train.grad_accum, remat=cfg.train.remat, param_dtype=mc.param_dtype,

@@ -205,15 +205,32 @@ def make_train_step(*, grad_accum: int, remat: str, schedule, mesh=None, rules=N
     return nnx.jit(step, donate_argnums=(0, 1))
 
 
-def make_eval_step(*, remat: str = "none", mesh=None, rules=None):
+def make_eval_step(*, grad_accum: int = 1, mesh=None, rules=None):
+    """An `nnx.jit` step (model, batch) -> (sum of weighted cross-entropy, total weight).
+
+    With grad_accum > 1 the batch is evaluated in the training step's microbatches (rows a, a+A,
+    ...), scanned, so the eval step never needs more activation memory than a training step.
+    """
+    import jax
     import jax.numpy as jnp
     from flax import nnx
 
-    from termforge.jaxtrain.sharding import use_rules
+    from termforge.jaxtrain.sharding import constrain, use_rules
 
     def step(model, batch):
         with use_rules(mesh, rules) if mesh is not None else _null():
-            return loss_sum(model, batch, "none"), jnp.sum(batch["weights"])
+            if grad_accum == 1:
+                return loss_sum(model, batch, "none"), jnp.sum(batch["weights"])
+
+            def split(x):  # [B, ...] -> [A, B/A, ...], microbatch a = rows a::A
+                x = x.reshape((x.shape[0] // grad_accum, grad_accum) + x.shape[1:]).swapaxes(0, 1)
+                return constrain(x, (None, "batch", "length"))
+
+            def body(total, mb):
+                return total + loss_sum(model, mb, "none"), None
+
+            lsum, _ = jax.lax.scan(body, jnp.float32(0.0), {k: split(v) for k, v in batch.items()})
+            return lsum, jnp.sum(batch["weights"])
 
     return nnx.jit(step)
 
@@ -451,7 +468,7 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike, *, progress: bool = True
     remat = cfg.train.remat
     train_step = make_train_step(grad_accum=cfg.train.grad_accum, remat=remat, schedule=schedule, mesh=mesh,
                                  rules=rules)
-    eval_step = make_eval_step(mesh=mesh, rules=rules)
+    eval_step = make_eval_step(grad_accum=cfg.train.grad_accum, mesh=mesh, rules=rules)
     peak = peak_flops_per_device(jax.devices()[0].device_kind) * jax.device_count()
     pad_id = 0
 

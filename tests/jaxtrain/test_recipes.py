@@ -113,13 +113,13 @@ def test_impossible_layouts_are_problems(overrides, devices, message):
     assert message in plan.verdict()
 
 
-def test_eval_step_counts_only_with_eval_shards():
-    """The trainer's eval step runs a stage's whole global batch at once: on 8 H100s that is 16x
-    the training microbatch, too much for the 8B recipe; a note without eval shards, a failure with."""
-    plan = plan_memory(recipe("8b"), "h100x8")
-    assert plan.fits and any("eval step" in n for n in plan.notes)
-    plan = plan_memory(recipe("8b", ["data.eval_shards=/data/heldout"]), "h100x8")
-    assert not plan.fits and "the eval step needs" in plan.verdict()
+def test_eval_step_fits_like_a_training_step():
+    """The eval step scans the training microbatches (forward only): with eval shards set, every
+    target still fits, and no stage's eval peak exceeds its training peak."""
+    for size, target in (("8b", "h100x8"), ("14b", "h100x16"), ("32b", "h100x32")):
+        plan = plan_memory(recipe(size, ["data.eval_shards=/data/heldout"]), target)
+        assert plan.fits, plan.verdict()
+        assert all(s.eval_total <= s.total for s in plan.stages), [(s.eval_total, s.total) for s in plan.stages]
 
 
 def test_target_selection_errors():
