@@ -106,13 +106,13 @@ def run_shipped(job: TrialJob, bundle: bytes) -> TrialOutput:
     return out
 
 
-STALE_CHECK_SEC = 60.0
+STALE_CHECK_SEC = 10.0
 _last_stale_check = float("-inf")
 
 
 def _remove_stale_sandboxes() -> None:
     """Sandboxes of a worker that died (and was retried elsewhere) are removed by the next trial
-    on its host, at most once a minute per worker process."""
+    on its host (checked at most every STALE_CHECK_SEC per worker process)."""
     global _last_stale_check
     if time.monotonic() - _last_stale_check < STALE_CHECK_SEC:
         return
