@@ -21,7 +21,7 @@ from termforge.errors import TermforgeError
 from termforge.executor.agent import LoopConfig, Messages, ModelBackend, TerminusAgent
 from termforge.executor.backend import LocalBackend
 from termforge.executor.jobs import TrialJob, TrialOutput, run_trials
-from termforge.executor.oracle import OracleBackend
+from termforge.executor.oracle import STYLES as ORACLE_STYLES, OracleBackend
 from termforge.executor.task import Task, load_task, slugify
 from termforge.executor.trial import TrialOptions, reward_of
 from termforge.llm_client import LLMOptions, chat_backend
@@ -41,6 +41,7 @@ class CollectOptions:
     trial_options: TrialOptions = field(default_factory=TrialOptions)
     backend_factory: BackendFactory | None = None   # overrides `agent` (tests, custom models)
     llm: LLMOptions | None = None                    # for agent "openai"
+    oracle_style: str = "full"                       # for agent "oracle": full | terse narration
 
 
 class ReplayBackend:
@@ -94,8 +95,14 @@ def read_index(out: Path) -> dict[str, dict]:
     return records
 
 
-def _oracle_backend(task: Task, k: int) -> ModelBackend:
-    return OracleBackend(task, seed=k)
+@dataclass(frozen=True)
+class _OracleFactory:
+    """Picklable (it may run on a Ray worker)."""
+
+    style: str = "full"
+
+    def __call__(self, task: Task, k: int) -> ModelBackend:
+        return OracleBackend(task, seed=k, style=self.style)
 
 
 @functools.lru_cache(maxsize=None)
@@ -117,7 +124,9 @@ def _backend_factory(opts: CollectOptions) -> BackendFactory:
     if opts.backend_factory is not None:
         return opts.backend_factory
     if opts.agent == "oracle":
-        return _oracle_backend
+        if opts.oracle_style not in ORACLE_STYLES:
+            raise TermforgeError(f"--oracle-style must be one of {', '.join(ORACLE_STYLES)}, not {opts.oracle_style!r}")
+        return _OracleFactory(opts.oracle_style)
     if opts.agent == "openai":
         if opts.llm is None:
             raise TermforgeError("--agent openai needs --base-url and --model")

@@ -152,6 +152,9 @@ def collect(
     out: Path = typer.Option(..., "--out", help="Run directory (index.jsonl, trajectories/, trials/)."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help=JOBS_HELP),
     max_turns: int = typer.Option(50, "--max-turns", min=1, help="Assistant turns per episode."),
+    oracle_style: str = typer.Option("full", "--oracle-style",
+                                     help="oracle narration: full (describes outputs and steps) | terse (one fixed "
+                                          "line per kind of turn)"),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (openai)."),
     model: Optional[str] = typer.Option(None, "--model", help="Model name (openai)."),
     temperature: float = typer.Option(0.7, "--temperature"),
@@ -184,6 +187,7 @@ def collect(
     elif agent != "oracle":
         raise TermforgeError(f"unknown agent {agent!r} for collect; use oracle or openai")
     opts = CollectOptions(agent=agent, attempts=attempts, jobs=jobs, max_turns=max_turns, llm=llm,
+                          oracle_style=oracle_style,
                           trial_options=TrialOptions(image_map=parse_image_map(base_image_map)))
     with open_cli_backend(backend, jobs, ray_address) as runner, progress(transient=True) as bar:
         tid = bar.add_task(f"collect {agent}", total=len(loaded) * attempts)

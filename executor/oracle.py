@@ -144,6 +144,21 @@ def _tail_summary(observation: str) -> str:
     return f"The command printed {len(lines)} line(s); the last one is `{lines[-1].strip()[:120]}`."
 
 
+STYLES = ("full", "terse")
+
+# style "terse": fixed one-line analysis/plan per kind of turn, so that every token a model must
+# learn to produce beyond the format is a command (small models trained for minutes spend their
+# capacity on the commands instead of on restating the task and the terminal output).
+_TERSE = {
+    "explore": ("New task, nothing done yet.", "Inspect the paths the task names."),
+    "wait": ("The previous command is still running.", "Wait for the prompt."),
+    "step": ("The previous commands finished.", "Run the next step of the solution."),
+    "check": ("All solution steps ran.", "Check that the outputs exist."),
+    "complete": ("The outputs are in place.", "Mark the task as complete."),
+    "confirm": ("The task is done and checked.", "Confirm completion."),
+}
+
+
 @dataclass
 class OracleBackend:
     """`messages -> text` for the Terminus-2 loop, replaying the task's reference solution."""
@@ -151,6 +166,7 @@ class OracleBackend:
     task: Task
     seed: int = 0
     max_waits: int = 30
+    style: str = "full"  # narration of analysis/plan: "full" (describes outputs and steps) | "terse"
     _batches: list[list[str]] = field(default_factory=list)
     _next: int = 0
     _explored: bool = False
@@ -159,6 +175,8 @@ class OracleBackend:
     _checked: bool = False
 
     def __post_init__(self):
+        if self.style not in STYLES:
+            raise ValueError(f"oracle style must be one of {', '.join(STYLES)}, not {self.style!r}")
         script = (self.task.solution_dir / "solve.sh").read_text(encoding="utf-8", errors="replace")
         commands = split_commands(script)
         rng = random.Random(f"{self.task.name}:{self.seed}")
@@ -171,17 +189,17 @@ class OracleBackend:
     def __call__(self, messages: list[dict[str, str]]) -> str:
         last = messages[-1]["content"] if messages else ""
         if "Are you sure you want to mark the task as complete" in last:
-            return self._turn("All steps of the task are done and their results were checked.",
-                              "Confirm that the task is complete.", [], True)
+            return self._say("confirm", "All steps of the task are done and their results were checked.",
+                             "Confirm that the task is complete.", [], True)
         if not self._explored:
             self._explored = True
             return self._explore()
         if not _PROMPT_END.search(last.rstrip()) and "parsing errors" not in last \
                 and self._waits < self.max_waits:
             self._waits += 1
-            return self._turn("The previous command is still running: the shell prompt has not come back yet.",
-                              "Wait for it to finish before sending anything else.",
-                              [{"keystrokes": "", "duration": 5.0}], False)
+            return self._say("wait", "The previous command is still running: the shell prompt has not come back yet.",
+                             "Wait for it to finish before sending anything else.",
+                             [{"keystrokes": "", "duration": 5.0}], False)
         self._waits = 0
         summary = _tail_summary(last)
         if self._next < len(self._batches):
@@ -192,17 +210,17 @@ class OracleBackend:
             plan = f"Next I will {steps}." + (f" {n_left} more step(s) remain after this." if n_left else
                                              " This should be the last step.")
             cmds = [{"keystrokes": keystrokes_for(c), "duration": estimate_duration(c)} for c in batch]
-            return self._turn(summary, plan, cmds, False)
+            return self._say("step", summary, plan, cmds, False)
         if not self._checked:
             self._checked = True
             paths = self._mentioned_paths()
             if paths:
                 cmd = "ls -la " + " ".join(shlex.quote(p) for p in paths[:3])
-                return self._turn(summary + " All planned commands have run.",
-                                  "Check that the expected outputs exist before finishing.",
-                                  [{"keystrokes": cmd + "\n", "duration": 0.5}], False)
-        return self._turn(summary + " The outputs the task asks for are in place.",
-                          "Mark the task as complete.", [], True)
+                return self._say("check", summary + " All planned commands have run.",
+                                 "Check that the expected outputs exist before finishing.",
+                                 [{"keystrokes": cmd + "\n", "duration": 0.5}], False)
+        return self._say("complete", summary + " The outputs the task asks for are in place.",
+                         "Mark the task as complete.", [], True)
 
     def _explore(self) -> str:
         dirs: list[str] = []
@@ -216,9 +234,9 @@ class OracleBackend:
                          "duration": 0.5})
         text = " ".join(self.task.instruction.split())
         first = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0][:200]
-        return self._turn(f"A fresh shell in the task environment. The task: {first}",
-                          "Look at the working directory and the paths the task mentions before "
-                          "changing anything.", cmds, False)
+        return self._say("explore", f"A fresh shell in the task environment. The task: {first}",
+                         "Look at the working directory and the paths the task mentions before "
+                         "changing anything.", cmds, False)
 
     def _mentioned_paths(self) -> list[str]:
         seen: list[str] = []
@@ -227,6 +245,11 @@ class OracleBackend:
             if p not in seen:
                 seen.append(p)
         return seen
+
+    def _say(self, kind: str, analysis: str, plan: str, commands: list[dict], complete: bool) -> str:
+        if self.style == "terse":
+            analysis, plan = _TERSE[kind]
+        return self._turn(analysis, plan, commands, complete)
 
     @staticmethod
     def _turn(analysis: str, plan: str, commands: list[dict], complete: bool) -> str:

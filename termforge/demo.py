@@ -141,7 +141,7 @@ class Demo:
         c = self.cfg["collect"]
         paths = [p for d in task_dirs if any(Path(d).iterdir()) for p in find_tasks([d])]
         opts = CollectOptions(attempts=c.get("attempts", 1), jobs=c.get("jobs", 4),
-                              max_turns=c.get("max_turns", 20))
+                              max_turns=c.get("max_turns", 20), oracle_style=c.get("oracle_style", "full"))
 
         def run():
             entries = collect(paths, self.out / "collect", opts)

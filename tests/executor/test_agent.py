@@ -177,3 +177,25 @@ def test_collect_oracle_trajectories_replay_and_resume(tmp_path, example_task, d
         task = load_task(next(t for t in tasks if load_task(t).name == rec.task_id))
         result = run_trial(task, TerminusAgent(ReplayBackend(rec.messages)), tmp_path / f"replay-{e['id']}")
         assert reward_of(result) == 1.0
+
+
+@pytest.mark.docker
+def test_terse_oracle_sends_the_same_commands_with_fixed_narration(tmp_path, example_task, docker_ready):
+    from termforge.executor.oracle import _TERSE, OracleBackend
+
+    task_dir = example_task("archive-checksums")
+    full = collect([task_dir], tmp_path / "full", CollectOptions())
+    terse = collect([task_dir], tmp_path / "terse", CollectOptions(oracle_style="terse"))
+    assert full[0]["reward"] == terse[0]["reward"] == 1.0
+
+    def turns(run, entry):
+        rec = TrajectoryRecord.from_json((tmp_path / run / entry["trajectory"]).read_text())
+        return [json.loads(m["content"]) for m in rec.messages if m["role"] == "assistant"]
+
+    full_turns, terse_turns = turns("full", full[0]), turns("terse", terse[0])
+    assert [t["commands"] for t in terse_turns] == [t["commands"] for t in full_turns]
+    narrations = set(_TERSE.values())
+    assert all((t["analysis"], t["plan"]) in narrations for t in terse_turns)
+    assert any((t["analysis"], t["plan"]) not in narrations for t in full_turns)
+    with pytest.raises(ValueError, match="oracle style must be one of"):
+        OracleBackend(load_task(task_dir), style="chatty")
