@@ -63,6 +63,7 @@ class Demo:
     log: Callable[[str], None] = field(default=lambda m: console.print(m))
     until: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)  # stage -> key of its last (cached or new) result
 
     @property
     def scale(self) -> float:
@@ -71,16 +72,22 @@ class Demo:
     # -------------------------------------------------------------- stage bookkeeping
 
     def stage(self, name: str, settings: dict[str, Any], fn: Callable[[], Any], *,
-              fresh_dir: Path | None = None) -> Any:
-        """Run `fn` unless it already finished with these settings.
+              fresh_dir: Path | None = None, deps: tuple[str, ...] = ()) -> Any:
+        """Run `fn` unless it already finished with these settings and the same upstream results.
 
-        `fresh_dir` is the stage's output: kept to resume when an interrupted attempt had the same
-        settings, removed when it was made with other ones (a run with other options, or the
-        checkpoints of another model, must not be resumed).
+        The stage's key hashes its settings and the keys of the stages it reads (`deps`), so a
+        stage whose input was remade is remade too. `fresh_dir` is the stage's output: kept to
+        resume when an interrupted attempt had the same key, removed when it was made with another
+        (a run with other options, or the checkpoints of another model, must not be resumed).
         """
         stages = self.out / ".stages"
         marker, started = stages / f"{name}.json", stages / f"{name}.started"
-        key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        missing = [d for d in deps if d not in self.keys]
+        if missing:
+            raise RuntimeError(f"demo stage {name} runs before its inputs {missing}")
+        keyed = {"settings": settings, "deps": {d: self.keys[d] for d in deps}}
+        key = hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        self.keys[name] = key
         if marker.exists():
             done = json.loads(marker.read_text())
             if done.get("key") == key:
@@ -132,7 +139,7 @@ class Demo:
                     "summary": f"{len(ok)}/{len(records)} verified"}
 
         settings = {k: v for k, v in opts.__dict__.items() if k not in ("trial_options", "llm")}
-        return self.stage(name, settings, run)
+        return self.stage(name, settings, run, fresh_dir=self.out / name, deps=("base-image",))
 
     def collect(self, task_dirs: list[Path]) -> dict:
         from termforge.executor.collect import CollectOptions, collect
@@ -149,7 +156,8 @@ class Demo:
             return {"trajectories": len(entries), "reward1": ok,
                     "summary": f"{len(entries)} trajectories, {ok} with reward 1"}
 
-        return self.stage("collect", {"tasks": sorted(map(str, paths)), "opts": str(opts)}, run)
+        return self.stage("collect", {"tasks": sorted(map(str, paths)), "opts": str(opts)}, run,
+                          fresh_dir=self.out / "collect", deps=("gen-skill", "gen-seed"))
 
     def curate(self) -> dict:
         from termforge.generator.curate import CurateOptions, curate
@@ -164,7 +172,8 @@ class Demo:
             return {"kept": report["kept"], "input": report["input"], "dropped": report["dropped"],
                     "summary": f"kept {report['kept']}/{report['input']}"}
 
-        return self.stage("curate", {"opts": str(opts)}, run)
+        return self.stage("curate", {"opts": str(opts)}, run, fresh_dir=self.out / "curated",
+                          deps=("collect", "heldout-instances", "heldout-families"))
 
     def shard(self) -> dict:
         from termforge.generator.curate import iter_records
@@ -178,7 +187,8 @@ class Demo:
             total = manifest.get("total_records", sum(s["records"] for s in manifest["shards"]))
             return {"records": total, "summary": f"{total} records in {n} shards"}
 
-        return self.stage("shard", {"n": n, "curated": _digest(self.out / "curated" / "curated.jsonl")}, run)
+        return self.stage("shard", {"n": n, "curated": _digest(self.out / "curated" / "curated.jsonl")}, run,
+                          deps=("curate",))
 
     def tokenizer(self) -> dict:
         from termforge.generator.curate import iter_records
@@ -193,7 +203,8 @@ class Demo:
             return {"dir": str(self.out / "tokenizer"), "summary": f"vocab {vocab}"}
 
         return self.stage("tokenizer", {"vocab": vocab,
-                                        "curated": _digest(self.out / "curated" / "curated.jsonl")}, run)
+                                        "curated": _digest(self.out / "curated" / "curated.jsonl")}, run,
+                          deps=("curate",))
 
     def model_config(self) -> dict[str, Any]:
         m = dict(self.cfg["model"])
@@ -218,7 +229,7 @@ class Demo:
             to_pretrained(model, self.out / "model-init", tokenizer_dir=self.out / "tokenizer")
             return {"dir": str(self.out / "model-init"), "summary": "random init exported"}
 
-        return self.stage("model-init", {"model": mc}, run)
+        return self.stage("model-init", {"model": mc}, run, deps=("tokenizer",))
 
     def train(self) -> dict:
         t = self.cfg["train"]
@@ -252,9 +263,9 @@ class Demo:
 
         return self.stage("train", {"config": train_cfg, "set": t.get("set", {}),
                                     "shards": _digest(self.out / "shards" / "manifest.json")}, run,
-                          fresh_dir=run_dir)
+                          fresh_dir=run_dir, deps=("shard", "tokenizer"))
 
-    def evaluate(self, name: str, model_dir: str, task_dirs: list[Path]) -> dict:
+    def evaluate(self, name: str, model_dir: str, task_dirs: list[Path], model_stage: str) -> dict:
         e = self.cfg["eval"]
         run_dir = self.out / name
         cmd = [sys.executable, "-m", "termforge.cli", "eval", "--model", model_dir,
@@ -273,7 +284,7 @@ class Demo:
                     "summary": f"success {_pct(success)} ± {_pct(stderr)} over {report['n_trials']} trials"}
 
         return self.stage(name, {"cmd": cmd[3:], "model": _digest_dir(Path(model_dir))}, run,
-                          fresh_dir=run_dir)
+                          fresh_dir=run_dir, deps=(model_stage, "heldout-instances", "heldout-families"))
 
     # -------------------------------------------------------------- the run
 
@@ -303,8 +314,8 @@ class Demo:
         init = self.initial_model()
         trained = self.train()
         eval_sets = [self.out / "heldout-instances" / "tasks", self.out / "heldout-families" / "tasks"]
-        before = self.evaluate("eval-before", init["dir"], eval_sets)
-        after = self.evaluate("eval-after", trained["hf"], eval_sets)
+        before = self.evaluate("eval-before", init["dir"], eval_sets, "model-init")
+        after = self.evaluate("eval-after", trained["hf"], eval_sets, "train")
         return write_report(self, gens, trained, before, after)
 
 

@@ -55,3 +55,28 @@ def test_heldout_families_exist():
     held, trained = set(cfg["heldout_families"]), set(cfg["gen"].get("train_families") or ())
     assert held <= set(all_families()) and trained <= set(all_families())
     assert not held & trained  # a held-out family is never trained on
+
+
+def test_a_remade_input_remakes_its_dependents(tmp_path):
+    """A stage is keyed by its settings and its inputs' keys: when collect is redone with other
+    options, curate (same settings of its own) must be redone as well, not served from cache."""
+    calls = []
+
+    def work(name):
+        def fn():
+            calls.append(name)
+            return {"summary": name}
+        return fn
+
+    def run(collect_opts):
+        demo = Demo(cfg={}, out=tmp_path, log=lambda m: None)
+        demo.stage("collect", {"opts": collect_opts}, work("collect"))
+        demo.stage("curate", {"opts": "same"}, work("curate"), deps=("collect",))
+
+    run("full")
+    run("full")
+    assert calls == ["collect", "curate"]  # second run: both cached
+    run("terse")
+    assert calls == ["collect", "curate", "collect", "curate"]
+    with pytest.raises(RuntimeError, match="before its inputs"):
+        Demo(cfg={}, out=tmp_path, log=lambda m: None).stage("curate", {}, work("curate"), deps=("collect",))
