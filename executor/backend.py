@@ -19,8 +19,11 @@ that as a `CallLostError`. `ray` is imported only when this backend is opened.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
+import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
@@ -33,6 +36,7 @@ RAY_ADDRESS_HELP = ("Ray cluster to use with --backend ray: HOST:PORT of its hea
                     "(a cluster started on this machine); default RAY_ADDRESS, else a private local instance.")
 RAY_RETRIES = 3          # re-runs of a call whose worker process or node died
 WAIT_POLL_SEC = 1.0      # how often a waiting driver wakes up (Ctrl-C stays responsive)
+CANCEL_GRACE_SEC = 30.0  # how long an interrupted driver waits for its cancelled Ray tasks
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,19 @@ def check_ray_address(address: str, *, timeout: float = 5.0) -> None:
                              "`ray start --head` or fix --ray-address") from None
 
 
+@contextlib.contextmanager
+def _keep_sigterm_handler():
+    """ray.init replaces the SIGTERM handler (with sys.exit); keep the caller's (the CLI turns
+    SIGTERM into Ctrl-C, which cancels the trials in flight and removes their sandboxes)."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 class _RayStream(_Stream):
     def __init__(self, backend: "RayBackend", calls, on_abort):
         super().__init__(calls, backend.slots, on_abort)
@@ -196,14 +213,18 @@ class _RayStream(_Stream):
                 yield Done(call, value, error)
 
     def close(self, *, aborted: bool) -> None:
-        if aborted:
-            for ref in self._pending:  # a KeyboardInterrupt in each task: sandboxes are removed
+        if aborted and self._pending:
+            ray = self._backend.ray
+            refs = list(self._pending)
+            for ref in refs:  # a KeyboardInterrupt in each task: its sandbox is removed
                 try:
-                    self._backend.ray.cancel(ref)
+                    ray.cancel(ref)
                 except Exception:  # noqa: BLE001 - already finished or its node is gone
                     pass
-            if self._on_abort:
-                self._on_abort()
+            # let them clean up: a driver that leaves at once has Ray kill its workers mid-way
+            ray.wait(refs, num_returns=len(refs), timeout=CANCEL_GRACE_SEC)
+        if aborted and self._on_abort:
+            self._on_abort()
         self._pending.clear()
 
 
@@ -235,10 +256,11 @@ class RayBackend:
             else:
                 kwargs["address"] = address
             try:
-                ray.init(**kwargs)
-            except ConnectionError as exc:
-                raise TermforgeError(f"cannot connect to the Ray cluster at {address}: "
-                                     f"{str(exc).splitlines()[0]}") from None
+                with _keep_sigterm_handler():
+                    ray.init(**kwargs)
+            except (ConnectionError, RuntimeError, ValueError) as exc:  # e.g. another Ray version
+                lines = str(exc).strip().splitlines() or [type(exc).__name__]
+                raise TermforgeError(f"cannot connect to the Ray cluster at {address}: {lines[0]}") from None
         self.address = (address or "local") if self._owns else ray.get_runtime_context().gcs_address
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         cpus = [float(n["Resources"].get("CPU", 0)) for n in nodes]
@@ -298,7 +320,10 @@ class RayBackend:
         self.close()
 
 
-def open_backend(name: str, *, jobs: int = 1, ray_address: str | None = None) -> LocalBackend | RayBackend:
+Backend = LocalBackend | RayBackend
+
+
+def open_backend(name: str, *, jobs: int = 1, ray_address: str | None = None) -> Backend:
     """The backend a command's --backend/--jobs/--ray-address ask for (one clear error otherwise)."""
     if name == "local":
         if ray_address:

@@ -22,6 +22,7 @@ import shutil
 import socket
 import tarfile
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -98,12 +99,42 @@ def run_shipped(job: TrialJob, bundle: bytes) -> TrialOutput:
     with tempfile.TemporaryDirectory(prefix="termforge-ray-") as tmp:
         task = dataclasses.replace(job.task, path=unpack_tree(bundle, Path(tmp) / "task"))
         trial_dir = Path(tmp) / "trial" / job.trial_name
-        out = execute(job, task, trial_dir)
+        out = cancellable(execute, job, task, trial_dir)
         out.node = node
         if job.trial_dir is not None and trial_dir.is_dir():
             out.files = pack_tree(trial_dir)
     out.error = portable_error(out.error, node)
     return out
+
+
+def cancellable(fn: Callable[..., TrialOutput], *args) -> TrialOutput:
+    """Run `fn` in a thread while this (main) thread waits in short steps.
+
+    Ray cancels a running task by flagging a KeyboardInterrupt in the main thread, which a long
+    blocking wait (an exec of the agent's command) would only notice when it ends. Waiting here
+    notices it within half a second; then this worker's sandboxes are removed -- which ends the
+    trial -- and the interrupt goes on.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name="trial", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.5)
+    except BaseException:
+        close_all()
+        worker.join(30)
+        raise
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 STALE_CHECK_SEC = 10.0

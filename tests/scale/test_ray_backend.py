@@ -241,3 +241,31 @@ def test_shards_written_by_ray_workers_equal_local(ray_cluster, tmp_path):
     assert [s["sha256"] for s in ray_["shards"]] == [s["sha256"] for s in local["shards"]]
     assert ray_["total_records"] == 200 and (tmp_path / "ray" / "manifest.json").is_file()
     assert sorted(p.name for p in (tmp_path / "ray").iterdir()) == sorted(p.name for p in (tmp_path / "local").iterdir())
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("sig", ["SIGTERM", pytest.param("SIGINT", marks=pytest.mark.slow)])
+def test_interrupted_ray_run_removes_its_sandboxes(ray_cluster, docker_ready, tmp_path, sig):
+    import signal
+    import subprocess
+
+    from tests.executor.conftest import make_task
+
+    from .conftest import TERMFORGE
+
+    task = make_task(tmp_path, f"interrupt-{sig.lower()}", solve="sleep 600", test="sleep 600",
+                     agent_timeout_sec=600.0)
+    ours = {"name": f"termforge-interrupt-{sig.lower()}-"}
+    proc = subprocess.Popen([*TERMFORGE, "verify", str(task), "--backend", "ray", "--ray-address", ray_cluster.address],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(docker_ready.containers.list(filters=ours)) < 2:
+        time.sleep(0.2)
+    assert len(docker_ready.containers.list(filters=ours)) == 2
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "interrupted" in err and "Traceback" not in err
+    deadline = time.monotonic() + 30  # each cancelled Ray task removes its sandbox on its way out
+    while time.monotonic() < deadline and docker_ready.containers.list(all=True, filters=ours):
+        time.sleep(0.5)
+    assert docker_ready.containers.list(all=True, filters=ours) == []
