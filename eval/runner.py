@@ -29,7 +29,7 @@ from termforge.eval.backends import Provider
 from termforge.eval.tb2 import classify_network, scan_downloads
 from termforge.executor.agent import LoopConfig, TerminusAgent
 from termforge.executor.agents import NopAgent
-from termforge.executor.backend import LocalBackend
+from termforge.executor.backend import Backend, LocalBackend
 from termforge.executor.jobs import TrialJob, TrialOutput, run_trials
 from termforge.executor.task import Task, load_task
 from termforge.executor.trial import TrialOptions, reward_of
@@ -123,7 +123,7 @@ def _synthetic_result(task: Task, trial_dir: Path, kind: str, message: str, tb: 
 def run_eval(task_paths: list[str | Path | Task], out: str | Path, provider: Provider,
              opts: EvalOptions = EvalOptions(), *,
              on_entry: Callable[[dict], None] | None = None,
-             on_plan: Callable[[int, int], None] | None = None, backend=None) -> list[dict]:
+             on_plan: Callable[[int, int], None] | None = None, backend: Backend | None = None) -> list[dict]:
     """Run every missing attempt; returns the index entries of the run directory (all of them).
 
     Attempts run `opts.jobs` at a time in threads, or on `backend` (e.g. Ray workers, which need

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from termforge.errors import TermforgeError
 from termforge.executor.agent import LoopConfig, Messages, ModelBackend, TerminusAgent
-from termforge.executor.backend import LocalBackend
+from termforge.executor.backend import Backend, LocalBackend
 from termforge.executor.jobs import TrialJob, TrialOutput, run_trials
 from termforge.executor.oracle import STYLES as ORACLE_STYLES, OracleBackend
 from termforge.executor.task import Task, load_task, slugify
@@ -141,7 +141,7 @@ def _terminus_agent(factory: BackendFactory, k: int, model_name: str, max_turns:
 
 
 def collect(task_paths: list[str | Path | Task], out: str | Path, opts: CollectOptions = CollectOptions(), *,
-            on_record: Callable[[dict], None] | None = None, backend=None) -> list[dict]:
+            on_record: Callable[[dict], None] | None = None, backend: Backend | None = None) -> list[dict]:
     """Run `attempts` episodes per task (`jobs` at a time, or on `backend`); returns the index
     entries of the whole run directory. Only this process writes the run directory."""
     tasks = [p if isinstance(p, Task) else load_task(p, require_solution=opts.agent == "oracle")

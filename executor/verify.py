@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 import termforge
 from termforge.errors import TermforgeError
 from termforge.executor.agents import NopAgent, OracleAgent
-from termforge.executor.backend import LocalBackend
+from termforge.executor.backend import Backend, LocalBackend
 from termforge.executor.jobs import TrialJob, run_trials
 from termforge.executor.task import Task, load_task
 from termforge.executor.trial import TrialOptions, reward_of
@@ -116,7 +116,7 @@ PHASE_AGENTS = {"before": _nop_agent, "after": _oracle_agent}
 def verify_tasks(paths: list[str | Path | Task], *, jobs: int = 1, options: TrialOptions = TrialOptions(),
                  trials_dir: str | Path | None = None, write_files: bool = True,
                  on_progress: Callable[[VerifyOutcome | None], None] | None = None,
-                 backend=None) -> list[VerifyOutcome]:
+                 backend: Backend | None = None) -> list[VerifyOutcome]:
     """Verify tasks in parallel: 2 trials per task, `jobs` at a time (or on `backend`).
 
     Every task is loaded first (a malformed task stops the run before any container starts).
@@ -130,7 +130,7 @@ def verify_tasks(paths: list[str | Path | Task], *, jobs: int = 1, options: Tria
 def verify_repeated(paths: list[str | Path | Task], *, runs: int, jobs: int = 1,
                     options: TrialOptions = TrialOptions(), trials_dir: str | Path | None = None,
                     write_files: bool = True, on_progress: Callable[[VerifyOutcome], None] | None = None,
-                    backend=None) -> list[list[VerifyOutcome]]:
+                    backend: Backend | None = None) -> list[list[VerifyOutcome]]:
     """Verify every task `runs` times (2 fresh trials each time); outcomes[run][task].
 
     All 2 x runs x tasks trials go to the backend at once (a local one of `jobs` threads unless

@@ -25,7 +25,7 @@ from typing import Any, Callable
 from termforge.errors import ConfigError, TermforgeError
 from termforge.executor.task import Task, load_task
 from termforge.executor.trial import TrialOptions
-from termforge.executor.backend import LocalBackend
+from termforge.executor.backend import Backend, LocalBackend
 from termforge.executor.verify import VerifyOutcome, find_tasks, verify_repeated
 from termforge.generator import GENERATOR_VERSION
 from termforge.generator.compose import DEFAULT_STEPS, skill_task
@@ -220,7 +220,7 @@ def load_decontaminator(dirs: tuple[Path, ...]) -> Decontaminator:
 
 
 def generate(opts: GenOptions, *, on_record: Callable[[Record], None] | None = None,
-             drawer: Drawer | None = None, backend=None) -> list[dict]:
+             drawer: Drawer | None = None, backend: Backend | None = None) -> list[dict]:
     """Run (or continue) a generation; returns every record of the run directory's index.
 
     `drawer` replaces the mode's own (tests and custom generators). Tasks are drawn, filtered and
@@ -345,7 +345,8 @@ def _reject(task: Task, out: Path, opts: GenOptions, rec: Record, finish) -> Non
     finish(rec)
 
 
-def _verify_batch(batch: list[tuple[Record, Task]], out: Path, opts: GenOptions, finish, backend) -> None:
+def _verify_batch(batch: list[tuple[Record, Task]], out: Path, opts: GenOptions, finish,
+                  backend: Backend) -> None:
     tasks = [t for _, t in batch]
     runs = verify_repeated(tasks, runs=opts.verify_runs, options=opts.trial_options, backend=backend)
     for k, (rec, task) in enumerate(batch):
