@@ -39,6 +39,8 @@ from termforge.ui import atomic_write_json
 
 AgentFactory = Callable[[Task], Agent]
 _NODE_ERRORS = (DockerUnavailableError, ImageMissingError)  # a node's setup, not the task's
+WORK_PREFIX = "termforge-ray-"  # a Ray worker's temp dirs: termforge-ray-<pid>-XXXX
+STALE_CHECK_SEC = 10.0          # how often a worker looks for what dead workers left on its host
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def run_shipped(job: TrialJob, bundle: bytes) -> TrialOutput:
     """A trial on a Ray worker: the task arrives as a tar, the trial directory leaves as one."""
     _remove_stale_sandboxes()
     node = socket.gethostname()
-    with tempfile.TemporaryDirectory(prefix="termforge-ray-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{WORK_PREFIX}{os.getpid()}-") as tmp:
         task = dataclasses.replace(job.task, path=unpack_tree(bundle, Path(tmp) / "task"))
         trial_dir = Path(tmp) / "trial" / job.trial_name
         out = cancellable(execute, job, task, trial_dir)
@@ -137,17 +139,20 @@ def cancellable(fn: Callable[..., TrialOutput], *args) -> TrialOutput:
     return box["value"]
 
 
-STALE_CHECK_SEC = 10.0
 _last_stale_check = float("-inf")
 
 
 def _remove_stale_sandboxes() -> None:
-    """Sandboxes of a worker that died (and was retried elsewhere) are removed by the next trial
-    on its host (checked at most every STALE_CHECK_SEC per worker process)."""
+    """Sandboxes and temp dirs of a worker that died (and was retried elsewhere) are removed by
+    the next trial on its host (checked at most every STALE_CHECK_SEC per worker process)."""
     global _last_stale_check
     if time.monotonic() - _last_stale_check < STALE_CHECK_SEC:
         return
     _last_stale_check = time.monotonic()
+    for path in Path(tempfile.gettempdir()).glob(f"{WORK_PREFIX}*-*"):
+        pid = path.name[len(WORK_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            shutil.rmtree(path, ignore_errors=True)
     try:
         from termforge.executor.sandbox import remove_stale_sandboxes
 

@@ -89,3 +89,21 @@ def test_killed_worker_node_loses_no_attempt(docker_ready, tmp_path, example_cop
         assert (tmp_path / "run" / e["trajectory"]).is_file()
     leftovers = docker_ready.containers.list(all=True, filters={"label": f"org.termforge.owner_pid={owner}"})
     assert leftovers == []
+
+
+def test_a_dead_workers_temp_dirs_are_removed(tmp_path, monkeypatch):
+    import subprocess
+    import tempfile
+
+    from termforge.executor import jobs
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    gone = tmp_path / f"{jobs.WORK_PREFIX}{dead.pid}-abc"
+    kept = tmp_path / f"{jobs.WORK_PREFIX}{psutil.Process().pid}-def"
+    for d in (gone, kept):
+        (d / "task").mkdir(parents=True)
+    monkeypatch.setattr(jobs, "_last_stale_check", float("-inf"))
+    jobs._remove_stale_sandboxes()
+    assert not gone.exists() and kept.exists()
