@@ -44,6 +44,25 @@ def _turns(report_path: str) -> dict[str, float | None]:
     return {"turns": turns, "parse_errors": errors, "valid_turn_rate": (1 - errors / turns) if turns else None}
 
 
+def _causes(report_path: str) -> dict[str, int]:
+    """Failure causes of an eval run (passed, wrong_result, parse_errors, ...), non-zero ones."""
+    causes = json.loads(Path(report_path).read_text()).get("failure_causes") or {}
+    return {k: int(v) for k, v in causes.items() if v}
+
+
+def _train_stats(out: Path) -> dict[str, float]:
+    """Tokens trained on and median throughput, from the run's metrics.jsonl."""
+    path = out / "train" / "metrics.jsonl"
+    if not path.exists():
+        return {}
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if "tokens" in r]
+    speeds = sorted(r["tokens_per_s"] for r in rows[1:] if r.get("tokens_per_s"))
+    return {"tokens": int(sum(r["tokens"] for r in rows)),
+            "loss_tokens": int(sum(r.get("loss_tokens", 0) for r in rows)),
+            "median_tokens_per_s": round(speeds[len(speeds) // 2], 1) if speeds else None}
+
+
 def _num(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
@@ -59,6 +78,8 @@ def render_report(out: Path, report: dict[str, Any]) -> None:
             phase: _by_set(report["eval_reports"][phase], {k: set(v) for k, v in sets.items()})
             for phase in ("before", "after")}
     report["turns"] = {phase: _turns(report["eval_reports"][phase]) for phase in ("before", "after")}
+    report["failure_causes"] = {phase: _causes(report["eval_reports"][phase]) for phase in ("before", "after")}
+    report["training"].update(_train_stats(out))
     plots = _plots(out, report, before_cat, after_cat)
     report["plots"] = plots
     atomic_write_json(out / "report.json", report)
@@ -77,7 +98,7 @@ def render_report(out: Path, report: dict[str, Any]) -> None:
         *[f"| {k} | {v['verified']} | {v['attempted']} |" for k, v in report["tasks"].items()], "",
         "## Training", "",
         f"{report['training']['steps']} steps; training loss {_num(report['training']['first_loss'])} → "
-        f"{_num(report['training']['last_loss'])}", "",
+        f"{_num(report['training']['last_loss'])}" + _throughput(report["training"]), "",
         "## Success by category", "", "| category | before | after |", "| --- | ---: | ---: |",
     ]
     for c, row in report["per_category"].items():
@@ -100,14 +121,27 @@ def _set_lines(report: dict) -> list[str]:
     return lines + [""]
 
 
+def _throughput(t: dict) -> str:
+    if not t.get("tokens"):
+        return ""
+    return (f"; {t['tokens']:,} tokens trained on ({t['loss_tokens']:,} in the loss), "
+            f"median {t['median_tokens_per_s']:,} tokens/s")
+
+
 def _turn_lines(report: dict) -> list[str]:
     t = report.get("turns") or {}
     if not t:
         return []
     fmt = lambda r: "-" if r["valid_turn_rate"] is None else (  # noqa: E731
         f"{r['valid_turn_rate']:.1%} of {r['turns']} turns")
-    return ["## Valid agent turns (parsed as Terminus-2 JSON)", "",
-            f"Before training: {fmt(t['before'])}; after training: {fmt(t['after'])}.", ""]
+    lines = ["## Valid agent turns (parsed as Terminus-2 JSON)", "",
+             f"Before training: {fmt(t['before'])}; after training: {fmt(t['after'])}.", ""]
+    causes = report.get("failure_causes") or {}
+    if causes:
+        fmt_c = lambda c: ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items()) or "-"  # noqa: E731
+        lines += ["Episode outcomes: before training " + fmt_c(causes.get("before", {})) +
+                  "; after training " + fmt_c(causes.get("after", {})) + ".", ""]
+    return lines
 
 
 def _family_lines(report: dict) -> list[str]:
