@@ -17,6 +17,7 @@ on any mesh. `StageLoader.get_state()` is JSON and restores exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import queue
 import threading
@@ -52,12 +53,28 @@ class RenderRecord:
     """Record bytes -> next-token example dict, or None (filtered, dropped, nothing to learn)."""
 
     def __init__(self, tokenizer, seq_len: int, overlength: str, flt: StageFilter | None = None,
-                 vocab_size: int | None = None):
+                 vocab_size: int | None = None, give_up_after: int | None = None, stage: str = ""):
         self.tokenizer, self.seq_len, self.overlength = tokenizer, seq_len, overlength
         self.filter = flt or StageFilter()
         self.vocab_size = vocab_size
+        self.give_up_after, self.stage = give_up_after, stage
+        self._misses = 0  # records rejected in a row (the sources repeat forever: without this, a
+        #                   stage whose filter rejects every record would wait for a batch forever)
 
     def __call__(self, raw: bytes | str) -> dict | None:
+        example = self._render(raw)
+        if example is not None:
+            self._misses = 0
+        elif self.give_up_after is not None:
+            self._misses += 1
+            if self._misses >= self.give_up_after:
+                raise ConfigError(f"stage {self.stage!r}: {self._misses} records in a row were filtered out or "
+                                  f"dropped (filter {_bounds(self.filter)}, seq_len {self.seq_len}, overlength "
+                                  f"{self.overlength!r}): no record of the shard sets passes; check the stage "
+                                  "filter, seq_len and data.overlength")
+        return example
+
+    def _render(self, raw: bytes | str) -> dict | None:
         obj = json.loads(raw)
         messages = obj["messages"]
         if not passes_filter(self.filter, _turns(messages)):
@@ -69,6 +86,11 @@ class RenderRecord:
             raise ConfigError(f"token id {int(tokens.max())} >= the model's vocab_size {self.vocab_size}: "
                               "tokenizer and model do not match")
         return to_triples(tokens, mask, self.seq_len, self.overlength)
+
+
+def _bounds(f: StageFilter) -> str:
+    set_ = {k: v for k, v in dataclasses.asdict(f).items() if v is not None}
+    return ", ".join(f"{k}={v}" for k, v in set_.items()) or "none"
 
 
 def stage_seed(data: DataConfig, stage_index: int, set_index: int = 0) -> int:
@@ -136,7 +158,9 @@ class StageLoader:
         self.local_readers = sorted(range(num_readers) if local_readers is None else set(local_readers))
         sources = [s.data_source() for s in shard_sets]
         weights = [spec.weight for spec in data.shards]
-        render = RenderRecord(tokenizer, stage.seq_len, data.overlength, stage.filter, vocab_size)
+        total = sum(len(src) for src in sources)  # one epoch: twice that many misses in a row = none passes
+        render = RenderRecord(tokenizer, stage.seq_len, data.overlength, stage.filter, vocab_size,
+                              give_up_after=2 * total + 16, stage=stage.name)
         self.readers = {
             r: make_reader(sources, weights, render, reader=r, num_readers=num_readers, rows=self.rows_per_reader,
                            seq_len=stage.seq_len, seed_fn=lambda k: stage_seed(data, stage.index, k),

@@ -280,3 +280,23 @@ def test_stage_filter_and_shuffle_seed(corpus):
                                                    "seed": 5}, "train": {"steps": 1, "seq_len": 128,
                                                                          "batch_size": 4}}), num_readers=1)
     assert not _same(next(a), next(c))
+
+
+def test_a_stage_whose_filter_rejects_every_record_fails_instead_of_waiting(tmp_path):
+    """The sources repeat forever: a filter nothing passes must end in one clear error, not a hang."""
+    from termforge.errors import ConfigError
+    from termforge.jaxtrain.data import open_shards
+    from termforge.jaxtrain.pipeline import StageLoader
+    from termforge.jaxtrain.synthetic import make_corpus
+    from termforge.jaxtrain.tokenizer import load_tokenizer
+    from termforge.jaxtrain.train_config import config_from_dict, stages
+
+    corpus = make_corpus(tmp_path / "c", n_records=12, seed=0)
+    cfg = config_from_dict({"model": "qwen3-tiny", "data": {"shards": corpus["shards"], "tokenizer": corpus["tokenizer"]},
+                            "train": {"steps": 2, "seq_len": 128, "batch_size": 2},
+                            "curriculum": [{"name": "impossible", "filter": {"min_assistant_turns": 99}}]})
+    loader = StageLoader(cfg.data, stages(cfg)[0], [open_shards(corpus["shards"])],
+                         load_tokenizer(corpus["tokenizer"]), num_readers=1)
+    with pytest.raises(ConfigError, match=r"stage 'impossible': \d+ records in a row .*min_assistant_turns=99"):
+        next(iter(loader))
+    loader.close()
