@@ -20,10 +20,10 @@ def pytest_collection_modifyitems(config, items):
     skip_demo = pytest.mark.skip(reason="the end-to-end demo: run with --demo")
     skip_other = pytest.mark.skip(reason="--demo runs only the demo")
     for item in items:
-        if "demo" in item.keywords:
+        if item.get_closest_marker("demo"):  # the marker only (keywords also hold test and file names)
             if not demo:
                 item.add_marker(skip_demo)
         elif demo:
             item.add_marker(skip_other)
-        elif "slow" in item.keywords and not config.getoption("--runslow"):
+        elif item.get_closest_marker("slow") and not config.getoption("--runslow"):
             item.add_marker(skip_slow)
