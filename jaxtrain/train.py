@@ -154,6 +154,18 @@ def _batch_counts(batch: dict):
     return tokens, jnp.sum(batch["weights"]), seq_sq
 
 
+def microbatches(batch: dict, grad_accum: int) -> dict:
+    """[B, ...] -> [A, B/A, ...] per key; microbatch a = rows a, a+A, a+2A, ... (each spread over
+    every data shard). Call inside `use_rules` (the rows keep the batch's sharding)."""
+    from termforge.jaxtrain.sharding import constrain
+
+    def split(x):
+        x = x.reshape((x.shape[0] // grad_accum, grad_accum) + x.shape[1:]).swapaxes(0, 1)
+        return constrain(x, (None, "batch", "length"))
+
+    return {k: split(v) for k, v in batch.items()}
+
+
 def make_train_step(*, grad_accum: int, remat: str, schedule, mesh=None, rules=None):
     """An `nnx.jit` step (model, optimizer, batch) -> metrics; model and optimizer are donated.
 
@@ -166,7 +178,7 @@ def make_train_step(*, grad_accum: int, remat: str, schedule, mesh=None, rules=N
     import optax
     from flax import nnx
 
-    from termforge.jaxtrain.sharding import constrain, use_rules
+    from termforge.jaxtrain.sharding import use_rules
 
     def step(model, opt, batch):
         with use_rules(mesh, rules) if mesh is not None else _null():
@@ -183,11 +195,7 @@ def make_train_step(*, grad_accum: int, remat: str, schedule, mesh=None, rules=N
 
                     return jax.value_and_grad(f)(params)
 
-                def split(x):  # [B, ...] -> [A, B/A, ...], microbatch a = rows a::A
-                    x = x.reshape((x.shape[0] // grad_accum, grad_accum) + x.shape[1:]).swapaxes(0, 1)
-                    return constrain(x, (None, "batch", "length"))
-
-                micro_batches = {k: split(v) for k, v in batch.items()}
+                micro_batches = microbatches(batch, grad_accum)
 
                 def body(carry, mb):
                     l, g = micro(mb)
@@ -215,21 +223,17 @@ def make_eval_step(*, grad_accum: int = 1, mesh=None, rules=None):
     import jax.numpy as jnp
     from flax import nnx
 
-    from termforge.jaxtrain.sharding import constrain, use_rules
+    from termforge.jaxtrain.sharding import use_rules
 
     def step(model, batch):
         with use_rules(mesh, rules) if mesh is not None else _null():
             if grad_accum == 1:
                 return loss_sum(model, batch, "none"), jnp.sum(batch["weights"])
 
-            def split(x):  # [B, ...] -> [A, B/A, ...], microbatch a = rows a::A
-                x = x.reshape((x.shape[0] // grad_accum, grad_accum) + x.shape[1:]).swapaxes(0, 1)
-                return constrain(x, (None, "batch", "length"))
-
             def body(total, mb):
                 return total + loss_sum(model, mb, "none"), None
 
-            lsum, _ = jax.lax.scan(body, jnp.float32(0.0), {k: split(v) for k, v in batch.items()})
+            lsum, _ = jax.lax.scan(body, jnp.float32(0.0), microbatches(batch, grad_accum))
             return lsum, jnp.sum(batch["weights"])
 
     return nnx.jit(step)
