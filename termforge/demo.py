@@ -250,13 +250,14 @@ class Demo:
             cmd += ["--set", f"{k}={v}"]
 
         def run():
+            from termforge.jaxtrain.metrics import read_metrics
+
             atomic_write_text(cfg_path, yaml.safe_dump(train_cfg, sort_keys=False))
             _run(cmd, "train")
             hf = run_dir / "hf"
             if not (hf / "config.json").exists():
                 raise TermforgeError(f"training finished without an export in {hf}")
-            losses = [json.loads(line)["loss"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()
-                      if '"loss"' in line]
+            losses = [row["loss"] for row in read_metrics(run_dir) if "loss" in row]
             return {"hf": str(hf), "steps": steps, "first_loss": losses[0] if losses else None,
                     "last_loss": losses[-1] if losses else None,
                     "summary": f"{steps} steps, loss {losses[0]:.3f} → {losses[-1]:.3f}" if losses else ""}

@@ -9,9 +9,8 @@ from typing import Any
 from termforge.ui import atomic_write_json, atomic_write_text
 
 
-def _per_category(report_path: str) -> dict[str, dict[str, float]]:
+def _per_category(data: dict) -> dict[str, dict[str, float]]:
     """{category: {success, stderr, n}} from an eval report (rows as a list or a mapping)."""
-    data = json.loads(Path(report_path).read_text())
     rows = data.get("per_category") or {}
     if isinstance(rows, dict):
         rows = [{"category": k, **v} for k, v in rows.items()]
@@ -23,9 +22,8 @@ def _per_category(report_path: str) -> dict[str, dict[str, float]]:
     return out
 
 
-def _by_set(report_path: str, sets: dict[str, set[str]]) -> dict[str, dict[str, float]]:
+def _by_set(data: dict, sets: dict[str, set[str]]) -> dict[str, dict[str, float]]:
     """{set: {success, n}} over the eval report's per-task rows, a task's set found by its name."""
-    data = json.loads(Path(report_path).read_text())
     out: dict[str, dict[str, float]] = {}
     for name, members in sets.items():
         rows = [r for r in data.get("per_task", []) if str(r.get("task", "")).rsplit("/", 1)[-1] in members]
@@ -35,28 +33,33 @@ def _by_set(report_path: str, sets: dict[str, set[str]]) -> dict[str, dict[str, 
     return out
 
 
-def _turns(report_path: str) -> dict[str, float | None]:
+def _turns(data: dict) -> dict[str, float | None]:
     """Share of the model's turns that were a valid Terminus-2 answer (parsed without error)."""
-    ep = json.loads(Path(report_path).read_text()).get("episodes", {})
+    ep = data.get("episodes", {})
     turns = (ep.get("turns") or {}).get("total") or 0
     errors = (ep.get("parse_errors") or {}).get("total") or 0
     turns, errors = int(turns), int(errors)
     return {"turns": turns, "parse_errors": errors, "valid_turn_rate": (1 - errors / turns) if turns else None}
 
 
-def _causes(report_path: str) -> dict[str, int]:
+def _causes(data: dict) -> dict[str, int]:
     """Failure causes of an eval run (passed, wrong_result, parse_errors, ...), non-zero ones."""
-    causes = json.loads(Path(report_path).read_text()).get("failure_causes") or {}
+    causes = data.get("failure_causes") or {}
     return {k: int(v) for k, v in causes.items() if v}
 
 
-def _train_stats(out: Path) -> dict[str, float]:
-    """Tokens trained on and median throughput, from the run's metrics.jsonl."""
-    path = out / "train" / "metrics.jsonl"
-    if not path.exists():
-        return {}
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def _metrics(out: Path) -> list[dict]:
+    """The training run's metrics.jsonl rows (none when it has not run)."""
+    from termforge.jaxtrain.metrics import read_metrics
+
+    return read_metrics(out / "train") if (out / "train" / "metrics.jsonl").exists() else []
+
+
+def _train_stats(rows: list[dict]) -> dict[str, float]:
+    """Tokens trained on and median throughput, from the run's metrics rows."""
     rows = [r for r in rows if "tokens" in r]
+    if not rows:
+        return {}
     speeds = sorted(r["tokens_per_s"] for r in rows[1:] if r.get("tokens_per_s"))
     return {"tokens": int(sum(r["tokens"] for r in rows)),
             "loss_tokens": int(sum(r.get("loss_tokens", 0) for r in rows)),
@@ -68,19 +71,20 @@ def _num(x: float | None) -> str:
 
 
 def render_report(out: Path, report: dict[str, Any]) -> None:
-    before_cat = _per_category(report["eval_reports"]["before"])
-    after_cat = _per_category(report["eval_reports"]["after"])
+    evals = {phase: json.loads(Path(report["eval_reports"][phase]).read_text()) for phase in ("before", "after")}
+    before_cat, after_cat = _per_category(evals["before"]), _per_category(evals["after"])
     report["per_category"] = {c: {"before": before_cat.get(c), "after": after_cat.get(c)}
                               for c in sorted(set(before_cat) | set(after_cat))}
     sets = report.get("heldout_sets") or {}
     if sets:
         report["success_by_set"] = {
-            phase: _by_set(report["eval_reports"][phase], {k: set(v) for k, v in sets.items()})
+            phase: _by_set(evals[phase], {k: set(v) for k, v in sets.items()})
             for phase in ("before", "after")}
-    report["turns"] = {phase: _turns(report["eval_reports"][phase]) for phase in ("before", "after")}
-    report["failure_causes"] = {phase: _causes(report["eval_reports"][phase]) for phase in ("before", "after")}
-    report["training"].update(_train_stats(out))
-    plots = _plots(out, report, before_cat, after_cat)
+    report["turns"] = {phase: _turns(data) for phase, data in evals.items()}
+    report["failure_causes"] = {phase: _causes(data) for phase, data in evals.items()}
+    metrics = _metrics(out)
+    report["training"].update(_train_stats(metrics))
+    plots = _plots(out, report, before_cat, after_cat, metrics)
     report["plots"] = plots
     atomic_write_json(out / "report.json", report)
     b, a = report["before"], report["after"]
@@ -156,21 +160,16 @@ def _family_lines(report: dict) -> list[str]:
             f"trained on: {held}.", ""]
 
 
-def _plots(out: Path, report: dict, before: dict, after: dict) -> list[str]:
+def _plots(out: Path, report: dict, before: dict, after: dict, metrics: list[dict]) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     made = []
-    metrics = out / "train" / "metrics.jsonl"
-    if metrics.exists():
-        steps, losses = [], []
-        for line in metrics.read_text().splitlines():
-            row = json.loads(line)
-            if "loss" in row and "step" in row:
-                steps.append(row["step"])
-                losses.append(row["loss"])
+    if metrics:
+        steps = [row["step"] for row in metrics if "loss" in row and "step" in row]
+        losses = [row["loss"] for row in metrics if "loss" in row and "step" in row]
         fig, ax = plt.subplots(figsize=(6, 3.5))
         ax.plot(steps, losses)
         ax.set_xlabel("step")
