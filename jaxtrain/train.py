@@ -373,7 +373,6 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike, *, progress: bool = True
     """Run (or resume) the training run `cfg` in `run_dir`; returns the summary dict."""
     dist = maybe_initialize_distributed()
     import jax
-    import numpy as np
     from flax import nnx
 
     from termforge.jaxtrain import checkpoint as ckpt

@@ -7,7 +7,6 @@ TermforgeError, which the CLI prints as one line naming the file and line.
 
 from __future__ import annotations
 
-import json
 import random
 from array import array
 from collections import Counter

@@ -14,7 +14,7 @@ import json
 import random
 from datetime import datetime, timezone
 
-from termforge.generator.draw import (FIRST_NAMES, csv_text, ident, lines_text, phrasing, pick, py,
+from termforge.generator.draw import (FIRST_NAMES, ident, lines_text, phrasing, pick, py,
                                       sh_quote, word, words)
 from termforge.generator.registry import family
 from termforge.generator.spec import Artifact, Step
@@ -1046,7 +1046,7 @@ def gitignore(rng: random.Random, inp: Artifact | None) -> Step:
     }
     h.write({**untracked_junk, **keepers})
     rules = [
-        f"Python bytecode (`__pycache__/` directories and `*.pyc` files) anywhere",
+        "Python bytecode (`__pycache__/` directories and `*.pyc` files) anywhere",
         f"everything inside `{build}/` except `{build}/.gitkeep`, which stays tracked",
         f"log files (`*.log`) anywhere, including the `{logdir}/app.log` that was committed by "
         f"mistake",
